@@ -1,0 +1,35 @@
+"""Save the whole model at each epoch end without ever leaving a torn file.
+
+Example:
+    >>> from keras_inpaint.callbacks import AtomicCheckpoint
+    >>> callback = AtomicCheckpoint("runs/demo/checkpoints/last.keras")
+"""
+
+import os
+from pathlib import Path
+
+import keras
+
+
+class AtomicCheckpoint(keras.callbacks.Callback):
+    """Like `keras.callbacks.ModelCheckpoint(path)`, but written atomically.
+
+    The model goes to a temporary `.keras` file beside the target and is then
+    renamed over it, so a crash during the save leaves the previous
+    checkpoint intact.
+
+    Args:
+        path: target `.keras` file, overwritten each epoch.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        if self.path.suffix != ".keras":
+            raise ValueError(f"checkpoint path {self.path} must end in .keras")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".partial-{self.path.name}")
+        self.model.save(partial)
+        os.replace(partial, self.path)

@@ -1,0 +1,130 @@
+"""The `keras-inpaint` command line: train, export, inpaint, zoo.
+
+Each sub-command is a thin layer over one library call, so `train.py` and
+`export.py` at the repository root and notebooks call the same code.
+
+Example:
+    $ keras-inpaint train --out runs/quickstart
+    $ keras-inpaint export runs/quickstart --base exports
+    $ keras-inpaint inpaint --model exports/builtin_64/1 --image in.png --mask hole.png \
+        --out out.png
+    $ keras-inpaint zoo --json
+"""
+
+import argparse
+import os
+import sys
+
+# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides the
+# progress bars; users who want it can set the variable themselves.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _train(args):
+    from keras_inpaint.training import train
+
+    summary = train(
+        recipe=args.recipe,
+        data=args.data,
+        out_dir=args.out,
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        export=not args.no_export,
+    )
+    model, baseline = summary["evaluation"]["model"], summary["evaluation"]["mean_fill"]
+    print(f"run directory: {summary['out_dir']}")
+    if summary["export"]:
+        print(f"SavedModel:    {summary['export']}")
+    print("held-out           model   mean fill")
+    for key in ("hole_psnr", "psnr", "hole_ssim", "hole_l1"):
+        print(f"{key:<15} {model[key]:>8.3f}   {baseline[key]:>9.3f}")
+    gain = model["hole_psnr"] - baseline["hole_psnr"]
+    verdict = "beats" if gain > 0 else "falls short of"
+    print(
+        f"hole PSNR: model {model['hole_psnr']:.2f} dB {verdict} mean fill "
+        f"{baseline['hole_psnr']:.2f} dB by {abs(gain):.2f} dB"
+    )
+
+
+def _export(args):
+    from keras_inpaint.export import export_saved_model
+
+    path = export_saved_model(args.source, args.base, name=args.name, version=args.version)
+    print(path)
+
+
+def _inpaint(args):
+    from keras_inpaint.inference import inpaint_files
+
+    inpaint_files(args.model, args.image, args.mask, args.out)
+    print(args.out)
+
+
+def _zoo(args):
+    from keras_inpaint.zoo import format_table, zoo_entries, zoo_json
+
+    entries = zoo_entries()
+    print(zoo_json(entries) if args.json else format_table(entries))
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-inpaint", description="Train, export and run the keras-inpaint model zoo."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a recipe with model.fit")
+    train.add_argument(
+        "--recipe",
+        default="context_encoder/builtin_64",
+        help="recipe name (see `keras-inpaint zoo`) or path to a recipe .json",
+    )
+    train.add_argument("--data", help="data spec name under data_pipelines/ or path to a .json")
+    train.add_argument(
+        "--out",
+        help="run directory (default runs/<recipe name>); "
+        "running again with the same --out resumes",
+    )
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--steps-per-epoch", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    train.set_defaults(handler=_train)
+
+    export = commands.add_parser("export", help="export a run or .keras file for TF Serving")
+    export.add_argument("source", help="training run directory or .keras file")
+    export.add_argument("--base", required=True, help="TF Serving model base folder")
+    export.add_argument("--name", help="model name (default: the model's name)")
+    export.add_argument("--version", type=int, help="version (default: next free)")
+    export.set_defaults(handler=_export)
+
+    inpaint = commands.add_parser("inpaint", help="fill the hole of one image file")
+    inpaint.add_argument(
+        "--model", required=True, help="export version folder, .keras file or run directory"
+    )
+    inpaint.add_argument("--image", required=True, help="input image (PNG/JPEG/BMP)")
+    inpaint.add_argument("--mask", required=True, help="mask image, white = hole")
+    inpaint.add_argument("--out", required=True, help="output PNG")
+    inpaint.set_defaults(handler=_inpaint)
+
+    zoo = commands.add_parser("zoo", help="list the recipes and their parameter counts")
+    zoo.add_argument("--json", action="store_true", help="machine-readable output")
+    zoo.set_defaults(handler=_zoo)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"keras-inpaint {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

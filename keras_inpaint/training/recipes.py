@@ -1,0 +1,107 @@
+"""Recipes: the JSON files under `models/<entry>/` that say how to build and train a model.
+
+A recipe names registered Keras classes and their constructor arguments, the
+optimizers, the default data spec and the training length (schema in
+docs/ARCHITECTURE.md). `build_inpainter` turns one into a compiled
+`Inpainter`.
+
+Example:
+    >>> from keras_inpaint.training.recipes import load_recipe, build_inpainter
+    >>> recipe = load_recipe("context_encoder/builtin_64")
+    >>> model = build_inpainter(recipe)
+    >>> model.generator.output_shape
+    (None, 64, 64, 3)
+"""
+
+import json
+
+import keras
+
+import keras_inpaint.models  # noqa: F401  (registers every zoo class)
+from keras_inpaint.resources import resolve_json
+
+REQUIRED_KEYS = ("name", "image_size", "inpainter", "generator", "optimizers", "data", "training")
+OPTIONAL_KEYS = ("description", "discriminator", "paper")
+TRAINING_KEYS = ("batch_size", "epochs", "steps_per_epoch", "validation_batches")
+DEFAULT_RECIPE = "context_encoder/builtin_64"
+
+
+def load_recipe(name_or_path=DEFAULT_RECIPE):
+    """Read and validate a recipe given by path or by name (`context_encoder/builtin_64`)."""
+    path = resolve_json("models", name_or_path)
+    try:
+        recipe = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"recipe {path} is not valid JSON: {error}") from None
+    validate_recipe(recipe, source=str(path))
+    return recipe
+
+
+def validate_recipe(recipe, source="recipe"):
+    """Raise ValueError naming the first problem in a recipe dict."""
+    missing = [key for key in REQUIRED_KEYS if key not in recipe]
+    if missing:
+        raise ValueError(f"{source}: missing keys {missing}; a recipe needs {list(REQUIRED_KEYS)}")
+    unknown = sorted(set(recipe) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        raise ValueError(
+            f"{source}: unknown keys {unknown}; allowed: {list(REQUIRED_KEYS + OPTIONAL_KEYS)}"
+        )
+    unknown_training = sorted(set(recipe["training"]) - set(TRAINING_KEYS))
+    if unknown_training:
+        raise ValueError(
+            f"{source}: unknown training keys {unknown_training}; allowed: {list(TRAINING_KEYS)}"
+        )
+    for role in ("inpainter", "generator", "discriminator"):
+        if recipe.get(role) is not None:
+            registered_class(recipe[role], role, source)
+
+
+def registered_class(entry, role, source="recipe"):
+    """The class a recipe entry `{"class": ..., "config": {...}}` names."""
+    if not isinstance(entry, dict) or "class" not in entry:
+        raise ValueError(f'{source}: "{role}" must be {{"class": NAME, "config": {{...}}}}')
+    cls = keras.saving.get_registered_object(f"keras_inpaint>{entry['class']}")
+    if cls is None:
+        known = sorted(
+            name.split(">", 1)[1]
+            for name in keras.saving.get_custom_objects()
+            if name.startswith("keras_inpaint>")
+        )
+        raise ValueError(
+            f"{source}: unknown {role} class {entry['class']!r}; registered classes: {known}"
+        )
+    return cls
+
+
+def _instantiate(entry, role, **extra):
+    return registered_class(entry, role)(**entry.get("config", {}), **extra)
+
+
+def build_networks(recipe):
+    """Build `(generator, discriminator or None)` from a recipe, untrained."""
+    generator = _instantiate(recipe["generator"], "generator")
+    discriminator = None
+    if recipe.get("discriminator") is not None:
+        discriminator = _instantiate(recipe["discriminator"], "discriminator")
+    return generator, discriminator
+
+
+def build_optimizer(entry):
+    """A Keras optimizer from `{"class": "Adam", "config": {...}}`."""
+    return keras.optimizers.get({"class_name": entry["class"], "config": entry.get("config", {})})
+
+
+def build_inpainter(recipe, compile=True):
+    """Build the recipe's `Inpainter` (compiled with its optimizers by default)."""
+    generator, discriminator = build_networks(recipe)
+    model = _instantiate(
+        recipe["inpainter"], "inpainter", generator=generator, discriminator=discriminator
+    )
+    if compile:
+        optimizers = recipe["optimizers"]
+        d_optimizer = None
+        if discriminator is not None:
+            d_optimizer = build_optimizer(optimizers["discriminator"])
+        model.compile(g_optimizer=build_optimizer(optimizers["generator"]), d_optimizer=d_optimizer)
+    return model

@@ -1,0 +1,431 @@
+"""Tests for keras_inpaint.data.masks: shapes, seeds, hole ratios, files, specs."""
+
+import doctest
+import json
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from skimage import measure
+
+from keras_inpaint.data import masks
+
+SIZE = 64
+BATCH = 8
+
+RANDOM_KINDS = {
+    "random_boxes": lambda b, h, w, s, **k: masks.random_boxes(b, h, w, s, **k),
+    "random_region": lambda b, h, w, s, **k: masks.random_region(b, h, w, s, **k),
+    "irregular_strokes": lambda b, h, w, s, **k: masks.irregular_strokes(b, h, w, s, **k),
+    "free_form": lambda b, h, w, s, **k: masks.free_form(b, h, w, s, **k),
+}
+SHAPE_KINDS = ("random_boxes", "irregular_strokes", "free_form")
+
+
+def hole_counts(mask):
+    return np.asarray(mask).reshape(len(mask), -1).sum(axis=1)
+
+
+def write_png(path, pixels):
+    tf.io.write_file(str(path), tf.io.encode_png(np.asarray(pixels, np.uint8)))
+    return str(path)
+
+
+# === Shapes, values, seeds ===
+
+
+@pytest.mark.parametrize("kind", RANDOM_KINDS)
+def test_random_kinds_give_binary_float32_batches(kind):
+    mask = RANDOM_KINDS[kind](BATCH, SIZE, 48, tf.constant([1, 2]))
+    assert mask.shape == (BATCH, SIZE, 48, 1)
+    assert mask.dtype == tf.float32
+    values = np.unique(mask.numpy())
+    assert set(values) <= {0.0, 1.0}
+    assert (hole_counts(mask) > 0).all()
+
+
+@pytest.mark.parametrize("kind", RANDOM_KINDS)
+def test_same_seed_same_masks_other_seed_other_masks(kind):
+    make = RANDOM_KINDS[kind]
+    first = make(BATCH, SIZE, SIZE, tf.constant([3, 4])).numpy()
+    again = make(BATCH, SIZE, SIZE, (3, 4)).numpy()
+    other = make(BATCH, SIZE, SIZE, tf.constant([3, 5], tf.int64)).numpy()
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    # The images of one batch differ from each other too.
+    assert not np.array_equal(first[0], first[1])
+
+
+def test_center_box_matches_numpy():
+    expected = np.zeros((128, 128), np.float32)
+    expected[32:96, 32:96] = 1
+    mask = masks.center_box(3, 128, 128).numpy()
+    assert mask.shape == (3, 128, 128, 1)
+    for image in mask:
+        np.testing.assert_array_equal(image[..., 0], expected)
+
+
+def test_center_box_custom_sides():
+    expected = np.zeros((32, 48), np.float32)
+    expected[11:21, 12:36] = 1  # 10 px of 32 from row 11, 0.5 * 48 = 24 px from column 12
+    mask = masks.center_box(1, 32, 48, box_height=10, box_width=0.5).numpy()
+    np.testing.assert_array_equal(mask[0, ..., 0], expected)
+
+
+def test_random_boxes_sizes_and_counts():
+    mask = masks.random_boxes(
+        16, SIZE, SIZE, tf.constant([0, 9]), num_boxes=(1, 1), box_size=(10, 20)
+    ).numpy()
+    for image in mask[..., 0]:
+        rows = np.flatnonzero(image.any(axis=1))
+        cols = np.flatnonzero(image.any(axis=0))
+        # One solid rectangle, sides within the range.
+        assert image.sum() == len(rows) * len(cols)
+        assert 10 <= len(rows) <= 20 and 10 <= len(cols) <= 20
+
+
+# === Hole ratio ===
+
+
+@pytest.mark.parametrize("kind", SHAPE_KINDS)
+@pytest.mark.parametrize(
+    "hole_ratio", [(0.0, 0.0), (0.02, 0.025), (0.3, 0.32), (0.75, 0.75), (1, 1)]
+)
+def test_hole_ratio_is_met_exactly(kind, hole_ratio):
+    # One candidate forces the growing / shrinking path for most images.
+    mask = RANDOM_KINDS[kind](
+        BATCH, SIZE, SIZE, tf.constant([7, 8]), hole_ratio=hole_ratio, num_candidates=1
+    )
+    counts = hole_counts(mask)
+    pixels = SIZE * SIZE
+    assert (counts >= math.ceil(hole_ratio[0] * pixels)).all()
+    assert (counts <= math.floor(hole_ratio[1] * pixels)).all()
+    assert set(np.unique(mask.numpy())) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("kind", SHAPE_KINDS)
+def test_masks_already_in_range_are_kept(kind):
+    make = RANDOM_KINDS[kind]
+    free = make(BATCH, SIZE, SIZE, tf.constant([1, 1])).numpy()
+    ratios = hole_counts(free) / SIZE**2
+    bounded = make(
+        BATCH, SIZE, SIZE, tf.constant([1, 1]), hole_ratio=(ratios.min(), ratios.max())
+    ).numpy()
+    np.testing.assert_array_equal(bounded, free)
+
+
+def test_grown_strokes_stay_strokes():
+    # Growing to a ratio thickens the strokes around the original ones.
+    seed = tf.constant([2, 2])
+    thin = masks.free_form(BATCH, SIZE, SIZE, seed, brush_width=(2, 4)).numpy()
+    thick = masks.free_form(
+        BATCH, SIZE, SIZE, seed, brush_width=(2, 4), hole_ratio=(0.5, 0.55), num_candidates=1
+    ).numpy()
+    assert (thick >= thin).all()
+
+
+@pytest.mark.parametrize("hole_ratio", [(0.2, 0.3), (0.05, 0.05), (0.5, 0.6)])
+def test_random_region_hole_ratio(hole_ratio):
+    mask = masks.random_region(16, SIZE, 80, tf.constant([5, 5]), hole_ratio=hole_ratio)
+    counts = hole_counts(mask)
+    pixels = SIZE * 80
+    assert (counts >= math.ceil(hole_ratio[0] * pixels)).all()
+    assert (counts <= math.floor(hole_ratio[1] * pixels)).all()
+
+
+def test_random_region_is_blobs_not_salt_and_pepper():
+    mask = masks.random_region(4, 128, 128, tf.constant([0, 3])).numpy()[..., 0]
+    for image in mask:
+        labels = measure.label(image, connectivity=1)
+        sizes = np.bincount(labels.ravel())[1:]
+        # A few blobs of noise cells (about 17 px at 0.06 cells per pixel).
+        assert len(sizes) < 60
+        assert sizes.max() > 100
+
+
+# === Strokes ===
+
+
+def test_free_form_strokes_are_connected():
+    mask = masks.free_form(
+        BATCH, SIZE, SIZE, tf.constant([4, 4]), num_strokes=(1, 1), num_vertices=(3, 8)
+    ).numpy()[..., 0]
+    for image in mask:
+        assert image.sum() > 0
+        assert measure.label(image, connectivity=2).max() == 1
+
+
+def test_free_form_vertical_stroke_geometry():
+    # A zero max_angle walks straight down (the mirrored angle is 2 pi); at
+    # 256x256 the brush is exactly brush_width pixels wide.
+    mask = masks.free_form(
+        4,
+        256,
+        256,
+        tf.constant([0, 1]),
+        num_strokes=(1, 1),
+        num_vertices=(1, 1),
+        length=(40, 40),
+        brush_width=(20, 20),
+        max_angle=0.0,
+    ).numpy()[..., 0]
+    for image in mask:
+        widths = image.sum(axis=1)
+        rows = np.flatnonzero(widths)
+        # Round caps: the widest rows are 20-21 px wide (centres within 10 px).
+        assert widths.max() in (20, 21)
+        assert len(rows) <= 40 + 20 + 1
+        cols = np.flatnonzero(image.any(axis=0))
+        assert len(cols) == widths.max()
+
+
+def test_irregular_strokes_nonempty_and_few_pieces():
+    mask = masks.irregular_strokes(
+        BATCH, SIZE, SIZE, tf.constant([6, 6]), num_shapes=(1, 1)
+    ).numpy()[..., 0]
+    for image in mask:
+        assert image.sum() > 0
+        # A line, a circle and an arc: at most a few pieces (the border can
+        # cut an arc in two).
+        assert measure.label(image, connectivity=2).max() <= 4
+
+
+def test_capsule_rasteriser_matches_brute_force():
+    rng = np.random.default_rng(0)
+    n, count, height, width = 3, 12, 40, 56
+    ax, bx = (rng.uniform(-10, width + 10, (n, count)) for _ in range(2))
+    ay, by = (rng.uniform(-10, height + 10, (n, count)) for _ in range(2))
+    # Some points, some horizontal and vertical segments.
+    bx[:, 0], by[:, 0] = ax[:, 0], ay[:, 0]
+    by[:, 1] = ay[:, 1]
+    bx[:, 2] = ax[:, 2]
+    radius = rng.uniform(0, 8, (n, count))
+    active = rng.uniform(size=(n, count)) < 0.8
+    capsules = {
+        "ax": ax,
+        "ay": ay,
+        "bx": bx,
+        "by": by,
+        "radius": radius,
+        "active": active,
+    }
+    capsules = {
+        key: tf.constant(value, tf.bool if key == "active" else tf.float32)
+        for key, value in capsules.items()
+    }
+    actual = masks._fill_capsules(capsules, height, width, None).numpy()[..., 0]
+
+    y, x = np.mgrid[:height, :width].astype(np.float64)
+    expected = np.zeros((n, height, width), bool)
+    near_edge = np.zeros((n, height, width), bool)
+    for image in range(n):
+        for c in np.flatnonzero(active[image]):
+            a = np.array([ax[image, c], ay[image, c]])
+            d = np.array([bx[image, c], by[image, c]]) - a
+            t = ((x - a[0]) * d[0] + (y - a[1]) * d[1]) / max(d @ d, 1e-12)
+            t = np.clip(t, 0, 1)
+            distance = np.hypot(x - a[0] - t * d[0], y - a[1] - t * d[1])
+            expected[image] |= distance <= radius[image, c]
+            near_edge[image] |= np.abs(distance - radius[image, c]) < 1e-3
+    mismatched = (actual > 0.5) != expected
+    assert not (mismatched & ~near_edge).any()
+
+
+# === tf.data and tf.function ===
+
+
+MAP_SPECS = [
+    {"kind": "center_box"},
+    {"kind": "random_boxes", "num_boxes": [1, 2], "box_size": [8, 16]},
+    {"kind": "random_region"},
+    {"kind": "irregular_strokes", "num_shapes": [1, 4]},
+    {"kind": "free_form"},
+    {"kind": "free_form", "hole_ratio": [0.1, 0.2]},
+    {"kind": "random_boxes", "hole_ratio": [0.3, 0.4], "num_candidates": 2},
+]
+
+
+@pytest.mark.parametrize("spec", MAP_SPECS, ids=lambda spec: spec["kind"])
+def test_inside_dataset_map_with_dynamic_batch(spec):
+    mask_fn = masks.make_mask_fn(spec)
+    images = tf.data.Dataset.range(7).batch(3)  # batches of 3, 3, 1
+
+    def add_mask(index, batch):
+        seed = tf.stack([tf.constant(11, tf.int64), index])
+        return mask_fn(tf.shape(batch)[0], 32, 32, seed)
+
+    batches = list(images.enumerate().map(add_mask))
+    assert [tuple(mask.shape) for mask in batches] == [
+        (3, 32, 32, 1),
+        (3, 32, 32, 1),
+        (1, 32, 32, 1),
+    ]
+    eager = mask_fn(3, 32, 32, tf.constant([11, 1], tf.int64))
+    np.testing.assert_array_equal(batches[1].numpy(), eager.numpy())
+
+
+@pytest.mark.parametrize("kind", RANDOM_KINDS)
+def test_inside_tf_function_with_dynamic_batch(kind):
+    make = RANDOM_KINDS[kind]
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)])
+    def traced(batch_size, seed):
+        return make(batch_size, 32, 40, seed, hole_ratio=(0.2, 0.3))
+
+    for batch_size in (2, 5):
+        mask = traced(tf.constant(batch_size), tf.constant([1, 2]))
+        assert mask.shape == (batch_size, 32, 40, 1)
+        eager = make(batch_size, 32, 40, tf.constant([1, 2]), hole_ratio=(0.2, 0.3))
+        np.testing.assert_array_equal(mask.numpy(), eager.numpy())
+
+
+def test_static_sizes_are_required_when_traced():
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
+    def traced(height):
+        return masks.free_form(2, height, 32, tf.constant([1, 2]))
+
+    with pytest.raises(ValueError, match="height must be known"):
+        traced(tf.constant(32))
+
+
+# === Files ===
+
+
+def test_from_files_any_channels_resized(tmp_path):
+    hole = np.zeros((16, 16), np.uint8)
+    hole[4:12, 4:12] = 255
+    gray = write_png(tmp_path / "gray.png", hole[..., None])
+    rgb = write_png(tmp_path / "rgb.png", np.stack([hole] * 3, -1))
+    # Alpha is ignored: a fully transparent black pixel is known.
+    rgba = write_png(tmp_path / "rgba.png", np.stack([hole] * 3 + [np.zeros_like(hole)], -1))
+    ones = write_png(tmp_path / "ones.png", (hole // 255)[..., None])
+    jpeg = str(tmp_path / "hole.jpg")
+    tf.io.write_file(jpeg, tf.io.encode_jpeg(np.stack([hole] * 3, -1), quality=75))
+
+    mask = masks.from_files([gray, rgb, rgba, ones, jpeg], 32, 32).numpy()
+    assert mask.shape == (5, 32, 32, 1) and mask.dtype == np.float32
+    expected = np.zeros((32, 32), np.float32)
+    expected[8:24, 8:24] = 1
+    for image in mask:
+        np.testing.assert_array_equal(image[..., 0], expected)
+
+
+def test_from_files_glob_and_native_size(tmp_path):
+    for index in range(3):
+        write_png(tmp_path / f"mask_{index}.png", np.full((6, 10, 1), 255 * (index % 2)))
+    mask = masks.from_files(str(tmp_path / "*.png"), 6, 10).numpy()
+    np.testing.assert_array_equal(hole_counts(mask), [0, 60, 0])
+    single = masks.load_mask_file(tmp_path / "mask_1.png")
+    assert single.shape == (6, 10, 1)
+    assert float(tf.reduce_min(single)) == 1.0
+
+
+def test_from_files_errors_name_the_file(tmp_path):
+    missing = tmp_path / "missing.png"
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        masks.from_files([str(missing)], 8, 8)
+    with pytest.raises(FileNotFoundError, match="nothing"):
+        masks.from_files(str(tmp_path / "nothing*.png"), 8, 8)
+    text = tmp_path / "notes.png"
+    text.write_text("not pixels")
+    with pytest.raises(ValueError, match="notes.png is not an image"):
+        masks.load_mask_file(text)
+    with pytest.raises(ValueError, match="at least one path"):
+        masks.from_files([], 8, 8)
+
+
+def test_files_kind_picks_masks_by_seed(tmp_path):
+    for index in range(4):
+        pixels = np.zeros((8, 8, 1), np.uint8)
+        pixels[: index + 1] = 255  # index + 1 hole rows: the mask is identifiable
+        write_png(tmp_path / f"m{index}.png", pixels)
+    mask_fn = masks.make_mask_fn({"kind": "files", "pattern": str(tmp_path / "m*.png")})
+    mask = mask_fn(32, 16, 16, tf.constant([1, 2])).numpy()
+    assert mask.shape == (32, 16, 16, 1)
+    rows = hole_counts(mask) // (2 * 16)  # one 8-px row is two 16-px rows
+    assert set(rows) == {1, 2, 3, 4}
+    np.testing.assert_array_equal(mask, mask_fn(32, 16, 16, tf.constant([1, 2])).numpy())
+    assert not np.array_equal(mask, mask_fn(32, 16, 16, tf.constant([1, 3])).numpy())
+
+
+# === Specs ===
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        '{"kind": "center_box", "box_height": 0.5, "box_width": 16}',
+        '{"kind": "random_boxes", "num_boxes": [1, 2], "box_size": [16, 32]}',
+        '{"kind": "random_region", "hole_ratio": [0.2, 0.3], "noise_size": 4}',
+        '{"kind": "irregular_strokes", "num_shapes": [1, 5], "thickness": [3, 9]}',
+        '{"kind": "free_form", "num_strokes": [1, 2], "length": [10, 20], "hole_ratio": null}',
+    ],
+)
+def test_make_mask_fn_from_json(spec):
+    mask_fn = masks.make_mask_fn(json.loads(spec))
+    mask = mask_fn(4, SIZE, SIZE, tf.constant([0, 1]))
+    assert mask.shape == (4, SIZE, SIZE, 1)
+    assert hole_counts(mask).min() > 0
+
+
+def test_every_option_has_a_size_free_check():
+    for kind in masks.MASK_KINDS:
+        if kind == "files":
+            continue
+        make = getattr(masks, kind)
+        options = list(make.__code__.co_varnames[: make.__code__.co_argcount])
+        for name in options:
+            if name not in ("batch_size", "height", "width", "seed"):
+                assert name in masks._OPTION_CHECKS, (kind, name)
+
+
+@pytest.mark.parametrize(
+    "spec, error, message",
+    [
+        ({"kind": "spiral"}, ValueError, "valid kinds: center_box, random_boxes"),
+        ({"num_boxes": 2}, ValueError, "unknown mask kind None"),
+        ("random_boxes", ValueError, "must be a mapping"),
+        ({"kind": "random_boxes", "boxes": 2}, ValueError, "valid options: num_boxes"),
+        ({"kind": "files"}, ValueError, "needs a 'pattern'"),
+        ({"kind": "files", "pattern": "/nonexistent/*.png"}, FileNotFoundError, "nonexistent"),
+        ({"kind": "random_boxes", "num_boxes": [3, 1]}, ValueError, "num_boxes: low 3"),
+        ({"kind": "random_boxes", "box_size": [16, 0.5]}, ValueError, "two ints"),
+        ({"kind": "free_form", "hole_ratio": [0.2, 1.5]}, ValueError, "hole_ratio must be at most"),
+        ({"kind": "free_form", "brush_width": [-1, 3]}, ValueError, "brush_width must be at least"),
+        ({"kind": "random_region", "hole_ratio": None}, ValueError, "hole_ratio must be"),
+        ({"kind": "random_region", "noise_size": 1.5}, ValueError, "noise_size"),
+        ({"kind": "center_box", "box_height": -4}, ValueError, "box_height"),
+        ({"kind": "free_form", "num_candidates": 0}, ValueError, "num_candidates"),
+    ],
+)
+def test_make_mask_fn_rejects_bad_specs(spec, error, message):
+    with pytest.raises(error, match=message):
+        masks.make_mask_fn(spec)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: masks.center_box(2, -64, 64), "height must be positive"),
+        (lambda: masks.center_box(0, 64, 64), "batch_size must be positive"),
+        (lambda: masks.center_box(2, 64, 64, box_width=65), "box_width 65 is bigger"),
+        (lambda: masks.random_boxes(2, 32, 32, (1, 2), box_size=(8, 40)), "box_size 40 is bigger"),
+        (lambda: masks.random_boxes(2, 32, 32, (1, 2), num_boxes=(0, 2)), "num_boxes must be"),
+        (lambda: masks.free_form(2, 32, 32, (1, 2), hole_ratio=(0.4, 0.3)), "low 0.4 is greater"),
+        (lambda: masks.free_form(2, 32, 32, (1, 2), length=(-5, 5)), "length must be at least"),
+        (lambda: masks.random_region(2, 4, 4, (1, 2), hole_ratio=(0.2, 0.22)), "no whole number"),
+        (lambda: masks.irregular_strokes(2, 32, 32, (1, 2, 3)), "seed must be"),
+        (lambda: masks.irregular_strokes(2, 32, 32, (1.0, 2.0)), "seed must be"),
+        (lambda: masks.irregular_strokes(2, 32.5, 32, (1, 2)), "height must be an integer"),
+    ],
+)
+def test_bad_arguments_raise_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_docstring_examples_run():
+    results = doctest.testmod(masks, optionflags=doctest.ELLIPSIS)
+    assert results.attempted > 10
+    assert results.failed == 0

@@ -1,0 +1,102 @@
+"""Shared checks every zoo entry's tests run: one helper per behaviour.
+
+Import from tests as `from test_case import ...` (tests/ is on sys.path
+through conftest.py).
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_inpaint.data import masks
+
+
+def random_batch(batch_size, size, seed=0, mask_fn=None):
+    """A `((masked_image, mask), image)` batch of smooth random images and box masks."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(-1, 1, (batch_size, 4, 4, 3)).astype("float32")
+    image = tf.image.resize(coarse, (size, size), method="bilinear")
+    mask_fn = mask_fn or (
+        lambda b, h, w, s: masks.random_boxes(b, h, w, s, box_size=(size // 4, size // 2))
+    )
+    mask = mask_fn(batch_size, size, size, tf.constant([seed, 1]))
+    return (image * (1.0 - mask), mask), image
+
+
+def assert_config_round_trip(network):
+    """`from_config(get_config())` rebuilds a network with the same parameter count."""
+    rebuilt = type(network).from_config(network.get_config())
+    assert rebuilt.count_params() == network.count_params()
+    assert json.loads(json.dumps(network.get_config())) is not None
+
+
+def assert_keras_round_trip(model, inputs, tmp_path):
+    """Save as `.keras`, reload with `safe_mode=True`, and get the same outputs."""
+    path = tmp_path / "model.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path, safe_mode=True)
+    expected = keras.ops.convert_to_numpy(model(inputs, training=False))
+    actual = keras.ops.convert_to_numpy(restored(inputs, training=False))
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+    return restored
+
+
+def snapshot(variables):
+    return [np.array(variable) for variable in variables]
+
+
+def changed(before, variables):
+    return any(
+        not np.array_equal(old, np.array(new)) for old, new in zip(before, variables, strict=True)
+    )
+
+
+def assert_fit_step_trains(model, batch, expect_discriminator=True):
+    """One `fit` step keeps every logged loss finite and moves G (and D) weights."""
+    generator_before = snapshot(model.generator.trainable_variables)
+    discriminator = model.discriminator
+    discriminator_before = snapshot(discriminator.trainable_variables) if discriminator else []
+    history = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
+    for name, values in history.history.items():
+        assert np.all(np.isfinite(values)), f"{name} is not finite: {values}"
+    assert changed(generator_before, model.generator.trainable_variables)
+    if expect_discriminator:
+        assert changed(discriminator_before, discriminator.trainable_variables)
+    return history
+
+
+def assert_export_matches(model, batch, tmp_path):
+    """Export, reload in a fresh Python process, and get the model's uint8 composite (±1)."""
+    from keras_inpaint import images
+    from keras_inpaint.export import export_saved_model
+
+    (masked_image, mask), image = batch
+    image_uint8 = images.model_to_uint8(image).numpy()
+    mask_uint8 = (mask.numpy() * 255).astype(np.uint8)
+    export_dir = export_saved_model(model, tmp_path / "exports", name="model")
+    hole = mask.numpy()
+    model_input = images.uint8_to_model(image_uint8) * (1.0 - hole)
+    expected = images.model_to_uint8(model((model_input, hole), training=False)).numpy()
+    expected = np.where(hole > 0, expected, image_uint8)
+    np.save(tmp_path / "image.npy", image_uint8)
+    np.save(tmp_path / "mask.npy", mask_uint8)
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, tensorflow as tf
+        fn = tf.saved_model.load({str(export_dir)!r}).signatures["serving_default"]
+        out = fn(image=tf.constant(np.load({str(tmp_path / "image.npy")!r})),
+                 mask=tf.constant(np.load({str(tmp_path / "mask.npy")!r})))
+        np.save({str(tmp_path / "out.npy")!r}, out["inpainted"].numpy())
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)
+    actual = np.load(tmp_path / "out.npy")
+    assert actual.dtype == np.uint8 and actual.shape == image_uint8.shape
+    assert np.abs(actual.astype(int) - expected.astype(int)).max() <= 1
+    np.testing.assert_array_equal(actual[hole[..., 0] == 0], image_uint8[hole[..., 0] == 0])
+    return export_dir

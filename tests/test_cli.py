@@ -1,0 +1,177 @@
+"""The `keras-inpaint` command line: zoo, export, inpaint, and its errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_inpaint.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_inpaint.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_zoo_json_lists_every_recipe_with_parameter_counts(capsys):
+    assert main(["zoo", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    by_name = {entry["recipe"]: entry for entry in entries}
+    assert "context_encoder/builtin_64" in by_name
+    center = by_name["context_encoder/center_128"]["networks"]
+    # Pathak et al.'s center generator without the mask channel (see models/context_encoder).
+    assert center["generator"]["trainable_params"] == 71_130_531
+    assert set(center["generator"]["submodules"]) == {"encoder", "bottleneck", "decoder"}
+    assert sum(center["generator"]["submodules"].values()) == 71_130_531
+    assert center["discriminator"]["trainable_params"] == 2_766_529
+    monet = by_name["patch_gan/monet_context_encoder_128"]["networks"]
+    assert monet["discriminator"]["class"] == "PatchGANDiscriminator"
+
+
+def test_zoo_table_is_readable(capsys):
+    assert main(["zoo"]) == 0
+    table = capsys.readouterr().out
+    assert "context_encoder/builtin_64" in table and "PatchGANDiscriminator" in table
+
+
+def test_unknown_recipe_is_a_clear_error(capsys):
+    assert main(["train", "--recipe", "nope", "--out", "unused"]) == 2
+    assert "models entry 'nope' is not found; available:" in capsys.readouterr().err
+
+
+def test_unknown_data_spec_is_a_clear_error(capsys, tmp_path):
+    code = main(["train", "--data", "no_such_data", "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "no_such_data" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny trained-for-zero-steps model exported through the library."""
+    import keras
+
+    from keras_inpaint.export import export_saved_model
+    from keras_inpaint.models.context_encoder import (
+        ContextEncoderGenerator,
+        ContextEncoderInpainter,
+    )
+
+    generator = ContextEncoderGenerator(
+        image_size=32,
+        variant="full",
+        encoder_filters=[4, 4, 4],
+        bottleneck=8,
+        decoder_filters=[4, 4, 4],
+        residual=True,
+        fill="known_mean",
+    )
+    model = ContextEncoderInpainter(generator, name="tiny")
+    model.compile(keras.optimizers.Adam())
+    folder = tmp_path_factory.mktemp("cli")
+    model.save(folder / "tiny.keras")
+    return folder, export_saved_model(model, folder / "exports")
+
+
+def write_png(path, pixels):
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+
+
+def test_inpaint_fills_only_the_hole(exported, tmp_path, capsys):
+    _, export_dir = exported
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32, 1), np.uint8)
+    mask[8:16, 8:20] = 255
+    write_png(tmp_path / "in.png", image)
+    write_png(tmp_path / "mask.png", mask)
+    out = tmp_path / "out" / "filled.png"
+    assert (
+        main(
+            [
+                "inpaint",
+                "--model",
+                str(export_dir),
+                "--image",
+                str(tmp_path / "in.png"),
+                "--mask",
+                str(tmp_path / "mask.png"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    filled = tf.io.decode_png(out.read_bytes()).numpy()
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(filled[known], image[known])
+    assert not np.array_equal(filled[~known], image[~known])
+
+
+def test_inpaint_errors_name_the_problem(exported, tmp_path, capsys):
+    folder, export_dir = exported
+    write_png(tmp_path / "in.png", np.zeros((32, 32, 3), np.uint8))
+    write_png(tmp_path / "small_mask.png", np.zeros((16, 16, 1), np.uint8))
+    write_png(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))
+    write_png(tmp_path / "big_mask.png", np.zeros((40, 40, 1), np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    cases = [
+        (["--image", "in.png", "--mask", "small_mask.png"], "mask is 16x16 but the image is 32x32"),
+        (["--image", "big.png", "--mask", "big_mask.png"], "takes 32x32 images but got 40x40"),
+        (["--image", "notes.txt", "--mask", "small_mask.png"], "not a readable image"),
+        (["--image", "missing.png", "--mask", "small_mask.png"], "does not exist"),
+    ]
+    for files, message in cases:
+        args = ["inpaint", "--model", str(export_dir), "--out", str(tmp_path / "o.png")]
+        args += [files[0], str(tmp_path / files[1]), files[2], str(tmp_path / files[3])]
+        assert main(args) == 2
+        assert message in capsys.readouterr().err
+    # A .keras file works as --model too.
+    assert (
+        main(
+            [
+                "inpaint",
+                "--model",
+                str(folder / "tiny.keras"),
+                "--image",
+                str(tmp_path / "in.png"),
+                "--mask",
+                str(tmp_path / "in.png"),
+                "--out",
+                str(tmp_path / "o.png"),
+            ]
+        )
+        == 0
+    )
+
+
+def test_export_command_and_script_agree(exported, tmp_path):
+    folder, _ = exported
+    completed = run_cli("export", str(folder / "tiny.keras"), "--base", str(tmp_path))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().endswith("tiny/1")
+    script = subprocess.run(
+        [sys.executable, "export.py", str(folder / "tiny.keras"), "--base", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.strip().endswith("tiny/2")
+    refused = run_cli(
+        "export", str(folder / "tiny.keras"), "--base", str(tmp_path), "--version", "1"
+    )
+    assert refused.returncode == 2 and "never overwritten" in refused.stderr
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text().splitlines()
+    blocks = [line for line in readme[:8] if line and not line.startswith(("#", "```"))]
+    assert blocks[0] == "python -m pip install -e . && keras-inpaint train --out runs/quickstart"
+    assert blocks[1] == 'python -m pip install -e ".[test]" && python -m pytest'
+    assert blocks[1] in (root / ".ci" / "run").read_text().splitlines()
