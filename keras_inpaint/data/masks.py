@@ -75,10 +75,10 @@ _REFERENCE_SIDE = 256
 # A coordinate beyond any image: marks an empty span.
 _FAR = 1e9
 
-# Fixing a hole ratio bisects a margin added to every shape. 8 steps halve a
-# shrinking margin's bracket (at most the largest radius) 256 times and narrow
-# a growing one's ratio, from (H + W) / _GROW_RESOLUTION, to within 4 %, so the
-# ring of pixels left to split in raster order is thin.
+# Fixing a hole ratio bisects a margin added to every shape: 8 steps narrow a
+# shrinking margin's bracket 256 times, and a growing margin (bisected
+# geometrically from _GROW_RESOLUTION up) to within 4 %, so the ring of pixels
+# left to split in raster order is thin.
 _GROW_STEPS = 8
 _GROW_RESOLUTION = 0.25
 
@@ -1137,13 +1137,18 @@ def _grow_to_counts(render, params, counts, targets, margins):
     raster order.
     """
     grow = counts < targets
-    low = tf.where(grow, 0.0, margins[0])
-    high = tf.where(grow, margins[1], 0.0)
-    for _ in range(_GROW_STEPS):
+
+    def bisect(low, high):
         middle = tf.where(grow, tf.sqrt(tf.maximum(low, _GROW_RESOLUTION) * high), (low + high) / 2)
         small = _hole_counts(render(params, middle)) <= targets
-        low = tf.where(small, middle, low)
-        high = tf.where(small, high, middle)
+        return tf.where(small, middle, low), tf.where(small, high, middle)
+
+    low, high = tf.while_loop(
+        lambda low, high: True,
+        bisect,
+        (tf.where(grow, 0.0, margins[0]), tf.where(grow, margins[1], 0.0)),
+        maximum_iterations=_GROW_STEPS,
+    )
     inner = render(params, low)[..., 0]
     ring = render(params, high)[..., 0] * (1 - inner)
     missing = tf.cast(targets - _hole_counts(inner[..., None]), tf.float32)

@@ -1,6 +1,7 @@
 """Tests for keras_inpaint.data.masks: shapes, seeds, hole ratios, files, specs."""
 
 import doctest
+import inspect
 import json
 import math
 
@@ -15,10 +16,10 @@ SIZE = 64
 BATCH = 8
 
 RANDOM_KINDS = {
-    "random_boxes": lambda b, h, w, s, **k: masks.random_boxes(b, h, w, s, **k),
-    "random_region": lambda b, h, w, s, **k: masks.random_region(b, h, w, s, **k),
-    "irregular_strokes": lambda b, h, w, s, **k: masks.irregular_strokes(b, h, w, s, **k),
-    "free_form": lambda b, h, w, s, **k: masks.free_form(b, h, w, s, **k),
+    "random_boxes": masks.random_boxes,
+    "random_region": masks.random_region,
+    "irregular_strokes": masks.irregular_strokes,
+    "free_form": masks.free_form,
 }
 SHAPE_KINDS = ("random_boxes", "irregular_strokes", "free_form")
 
@@ -173,7 +174,7 @@ def test_free_form_vertical_stroke_geometry():
     for image in mask:
         widths = image.sum(axis=1)
         rows = np.flatnonzero(widths)
-        # Round caps: the widest rows are 20-21 px wide (centres within 10 px).
+        # Rows along the segment hold the pixel centres within 10 px of its axis.
         assert widths.max() in (20, 21)
         assert len(rows) <= 40 + 20 + 1
         cols = np.flatnonzero(image.any(axis=0))
@@ -201,19 +202,11 @@ def test_capsule_rasteriser_matches_brute_force():
     by[:, 1] = ay[:, 1]
     bx[:, 2] = ax[:, 2]
     radius = rng.uniform(0, 8, (n, count))
+    radius[:, 3] = 30  # wider than the image
     active = rng.uniform(size=(n, count)) < 0.8
-    capsules = {
-        "ax": ax,
-        "ay": ay,
-        "bx": bx,
-        "by": by,
-        "radius": radius,
-        "active": active,
-    }
-    capsules = {
-        key: tf.constant(value, tf.bool if key == "active" else tf.float32)
-        for key, value in capsules.items()
-    }
+    coordinates = {"ax": ax, "ay": ay, "bx": bx, "by": by, "radius": radius}
+    capsules = {key: tf.constant(value, tf.float32) for key, value in coordinates.items()}
+    capsules["active"] = tf.constant(active)
     actual = masks._fill_capsules(capsules, height, width, None).numpy()[..., 0]
 
     y, x = np.mgrid[:height, :width].astype(np.float64)
@@ -278,6 +271,11 @@ def test_inside_tf_function_with_dynamic_batch(kind):
         assert mask.shape == (batch_size, 32, 40, 1)
         eager = make(batch_size, 32, 40, tf.constant([1, 2]), hole_ratio=(0.2, 0.3))
         np.testing.assert_array_equal(mask.numpy(), eager.numpy())
+
+
+def test_sizes_may_be_constant_tensors():
+    mask = masks.free_form(tf.constant(2), tf.constant(24), tf.constant(40, tf.int64), (1, 2))
+    assert mask.shape == (2, 24, 40, 1)
 
 
 def test_static_sizes_are_required_when_traced():
@@ -349,6 +347,20 @@ def test_files_kind_picks_masks_by_seed(tmp_path):
     assert not np.array_equal(mask, mask_fn(32, 16, 16, tf.constant([1, 3])).numpy())
 
 
+def test_files_kind_inside_dataset_map(tmp_path):
+    for index in range(3):
+        write_png(tmp_path / f"m{index}.png", np.full((8, 8, 1), 255 * (index % 2), np.uint8))
+    mask_fn = masks.make_mask_fn({"kind": "files", "pattern": str(tmp_path / "m*.png")})
+
+    def add_mask(index, batch):
+        return mask_fn(tf.shape(batch)[0], 16, 16, tf.stack([tf.constant(0, tf.int64), index]))
+
+    batches = list(tf.data.Dataset.range(5).batch(2).enumerate().map(add_mask))
+    assert [mask.shape[0] for mask in batches] == [2, 2, 1]
+    for mask in batches:
+        assert set(hole_counts(mask)) <= {0, 256}
+
+
 # === Specs ===
 
 
@@ -370,12 +382,8 @@ def test_make_mask_fn_from_json(spec):
 
 
 def test_every_option_has_a_size_free_check():
-    for kind in masks.MASK_KINDS:
-        if kind == "files":
-            continue
-        make = getattr(masks, kind)
-        options = list(make.__code__.co_varnames[: make.__code__.co_argcount])
-        for name in options:
+    for kind in masks.MASK_KINDS[:-1]:  # all but "files"
+        for name in inspect.signature(getattr(masks, kind)).parameters:
             if name not in ("batch_size", "height", "width", "seed"):
                 assert name in masks._OPTION_CHECKS, (kind, name)
 
