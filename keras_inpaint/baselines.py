@@ -9,6 +9,7 @@ Example:
     TensorShape([1, 8, 8, 3])
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -28,3 +29,57 @@ def mean_fill(masked_image, mask):
     known_count = tf.reduce_sum(known, axis=[1, 2], keepdims=True)
     mean = tf.math.divide_no_nan(known_sum, known_count)
     return masked_image * known + mean * mask
+
+
+def _require_cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise ImportError(
+            "the Telea and Navier-Stokes baselines use OpenCV, which is not installed; "
+            'install it with `python -m pip install -e ".[baselines]"` (or '
+            "opencv-python-headless), or leave them out with --baselines mean."
+        ) from None
+    return cv2
+
+
+def opencv_inpaint(image, mask, method="telea", radius=3):
+    """OpenCV's classical inpainting on uint8 batches (`cv2.inpaint`, radius in pixels).
+
+    Args:
+        image: uint8 `(B, H, W, 3)`.
+        mask: `(B, H, W, 1)`, nonzero = hole.
+        method: `"telea"` (Telea 2004, fast marching) or `"ns"` (Navier-Stokes,
+            Bertalmio et al. 2001).
+        radius: the neighbourhood each filled pixel looks at.
+
+    Returns:
+        uint8 `(B, H, W, 3)` with known pixels unchanged.
+    """
+    cv2 = _require_cv2()
+    flags = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+    if method not in flags:
+        raise ValueError(f"unknown OpenCV inpainting method {method!r}; use 'telea' or 'ns'")
+    image, mask = np.asarray(image, np.uint8), (np.asarray(mask) != 0).astype(np.uint8)
+    return np.stack(
+        [
+            cv2.inpaint(one, hole[..., 0], radius, flags[method])
+            for one, hole in zip(image, mask, strict=True)
+        ]
+    )
+
+
+def mean_fill_uint8(image, mask):
+    """`mean_fill` on uint8 batches (hole = nonzero mask), rounded back to uint8."""
+    from keras_inpaint import images
+
+    hole = images.binarize_mask(mask)
+    filled = mean_fill(images.uint8_to_model(image) * (1.0 - hole), hole)
+    return np.where(np.asarray(hole) > 0, images.model_to_uint8(filled).numpy(), image)
+
+
+BASELINES = {
+    "mean": mean_fill_uint8,
+    "telea": lambda image, mask: opencv_inpaint(image, mask, "telea"),
+    "ns": lambda image, mask: opencv_inpaint(image, mask, "ns"),
+}
