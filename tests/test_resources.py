@@ -17,13 +17,13 @@ def test_unknown_kind_is_refused():
 @pytest.mark.parametrize(
     "name",
     [
-        "context_encoder/builtin_64",
-        "models/context_encoder/builtin_64.json",
-        "builtin_64",
+        "context_encoder/center_128",
+        "models/context_encoder/center_128.json",
+        "center_128",
     ],
 )
 def test_a_recipe_by_any_of_its_names(name):
-    expected = resource_dir("models") / "context_encoder" / "builtin_64.json"
+    expected = resource_dir("models") / "context_encoder" / "center_128.json"
     assert resolve_json("models", name).resolve() == expected.resolve()
 
 
@@ -32,6 +32,15 @@ def test_environment_variable_points_at_another_root(tmp_path, monkeypatch):
     (tmp_path / "models" / "mine" / "r.json").write_text("{}")
     monkeypatch.setenv("KERAS_INPAINT_HOME", str(tmp_path))
     assert resolve_json("models", "mine/r") == tmp_path / "models" / "mine" / "r.json"
+
+
+def test_an_ambiguous_short_name_is_refused(tmp_path, monkeypatch):
+    for entry in ("one", "two"):
+        (tmp_path / "models" / entry).mkdir(parents=True)
+        (tmp_path / "models" / entry / "same.json").write_text("{}")
+    monkeypatch.setenv("KERAS_INPAINT_HOME", str(tmp_path))
+    with pytest.raises(ValueError, match="ambiguous.*one/same, two/same"):
+        resolve_json("models", "same")
 
 
 def test_missing_name_lists_what_exists():

@@ -35,8 +35,8 @@ def test_default_recipe_builds_a_compiled_inpainter():
 
 
 def test_recipe_by_path_and_by_short_name(tmp_path):
-    by_name = load_recipe("builtin_64")
-    by_path = load_recipe(resource_dir("models") / "context_encoder" / "builtin_64.json")
+    by_name = load_recipe("center_128")
+    by_path = load_recipe(resource_dir("models") / "context_encoder" / "center_128.json")
     assert by_name == by_path
 
 
