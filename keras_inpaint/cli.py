@@ -1,4 +1,4 @@
-"""The `keras-inpaint` command line: train, export, inpaint, zoo.
+"""The `keras-inpaint` command line: train, export, inpaint, serve, zoo.
 
 Each sub-command is a thin layer over one library call, so `train.py` and
 `export.py` at the repository root and notebooks call the same code.
@@ -8,12 +8,16 @@ Example:
     $ keras-inpaint export runs/quickstart --base exports
     $ keras-inpaint inpaint --model exports/builtin_64/1 --image in.png --mask hole.png \
         --out out.png
+    $ keras-inpaint serve --model-dir exports/builtin_64
     $ keras-inpaint zoo --json
 """
 
 import argparse
 import os
 import sys
+
+# The export's default is repeated here so that `--help` needs no TensorFlow import.
+DEFAULT_MAX_SIDE = 2048
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides the
 # progress bars; users who want it can set the variable themselves.
@@ -51,7 +55,9 @@ def _train(args):
 def _export(args):
     from keras_inpaint.export import export_saved_model
 
-    path = export_saved_model(args.source, args.base, name=args.name, version=args.version)
+    path = export_saved_model(
+        args.source, args.base, name=args.name, version=args.version, max_side=args.max_side
+    )
     print(path)
 
 
@@ -60,6 +66,24 @@ def _inpaint(args):
 
     inpaint_files(args.model, args.image, args.mask, args.out)
     print(args.out)
+
+
+def _serve(args):
+    try:
+        from keras_inpaint.serving.server import serve
+    except ModuleNotFoundError as error:
+        raise ValueError(
+            f"the server needs the [serve] extra ({error}): "
+            'python -m pip install "keras-inpaint[serve]"'
+        ) from None
+
+    serve(
+        args.model_dir,
+        host=args.host,
+        port=args.port,
+        max_request_bytes=args.max_request_bytes,
+        timeout=args.timeout,
+    )
 
 
 def _zoo(args):
@@ -99,6 +123,13 @@ def build_parser():
     export.add_argument("--base", required=True, help="TF Serving model base folder")
     export.add_argument("--name", help="model name (default: the model's name)")
     export.add_argument("--version", type=int, help="version (default: next free)")
+    export.add_argument(
+        "--max-side",
+        type=int,
+        default=DEFAULT_MAX_SIDE,
+        help="largest image side in pixels the export accepts (default %(default)s); "
+        "larger requests get an error",
+    )
     export.set_defaults(handler=_export)
 
     inpaint = commands.add_parser("inpaint", help="fill the hole of one image file")
@@ -109,6 +140,36 @@ def build_parser():
     inpaint.add_argument("--mask", required=True, help="mask image, white = hole")
     inpaint.add_argument("--out", required=True, help="output PNG")
     inpaint.set_defaults(handler=_inpaint)
+
+    serve = commands.add_parser(
+        "serve", help="serve exports over TF Serving's REST API (needs the [serve] extra)"
+    )
+    serve.add_argument(
+        "--model-dir",
+        required=True,
+        action="append",
+        help="model folder <base>/<name> of an export; its highest version is served as "
+        "<name>. Repeat to serve several models.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="127.0.0.1 (default: this machine only), 0.0.0.0 or :: (every interface)",
+    )
+    serve.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
+    serve.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="larger request bodies get HTTP 413 (default %(default)s, 64 MiB)",
+    )
+    serve.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds a request may take before HTTP 504 (default %(default)s)",
+    )
+    serve.set_defaults(handler=_serve)
 
     zoo = commands.add_parser("zoo", help="list the recipes and their parameter counts")
     zoo.add_argument("--json", action="store_true", help="machine-readable output")

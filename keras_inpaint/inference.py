@@ -12,7 +12,14 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inpaint import images
-from keras_inpaint.export import SIGNATURE, load_inpainter, serving_function
+from keras_inpaint.export import (
+    DEFAULT_MAX_SIDE,
+    SIGNATURE,
+    SizeRule,
+    load_inpainter,
+    serving_function,
+)
+from keras_inpaint.serving.rest_protocol import op_error_message
 
 
 def read_image_file(path, channels):
@@ -33,12 +40,18 @@ def read_image_file(path, channels):
 class Predictor:
     """A uint8 image + mask -> uint8 inpainted image function from any saved form.
 
+    Sizes follow the export's size rule (see `keras_inpaint.export.SizeRule`):
+    most models take any size; a region generator (Context Encoders' center
+    variant) only its own.
+
     Args:
         model_path: a SavedModel export version folder (`<base>/<name>/<version>`),
             a `.keras` file or a training run directory.
+        max_side: for `.keras` files and runs, the largest image side accepted
+            (an export has its own, chosen when it was written).
     """
 
-    def __init__(self, model_path):
+    def __init__(self, model_path, max_side=DEFAULT_MAX_SIDE):
         path = Path(model_path)
         if (path / "saved_model.pb").is_file():
             self._fn = tf.saved_model.load(str(path)).signatures[SIGNATURE]
@@ -46,8 +59,8 @@ class Predictor:
             self.image_size = tuple(spec.shape[1:3])
         else:
             model = load_inpainter(path)
-            self._fn = tf.function(serving_function(model))
-            self.image_size = tuple(model.generator.input_shape[0][1:3])
+            self._fn = tf.function(serving_function(model, max_side), reduce_retracing=True)
+            self.image_size = SizeRule.for_generator(model.generator).signature_size()
 
     def __call__(self, image, mask):
         """uint8 `(B, H, W, 3)` images and `(B, H, W, 1)` masks (nonzero = hole) -> uint8."""
@@ -55,10 +68,13 @@ class Predictor:
         if None not in self.image_size and tuple(np.shape(image)[1:3]) != self.image_size:
             raise ValueError(
                 f"this model takes {self.image_size[0]}x{self.image_size[1]} images but got "
-                f"{np.shape(image)[1]}x{np.shape(image)[2]}; crop or resize the image and "
-                "its mask to that size first."
+                f"{np.shape(image)[1]}x{np.shape(image)[2]}: its generator predicts a fixed "
+                "region, so crop a window of that size around the hole (image and mask alike)."
             )
-        result = self._fn(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
+        try:
+            result = self._fn(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(f"inpaint: {op_error_message(error)}") from None
         return result["inpainted"].numpy()
 
 

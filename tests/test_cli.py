@@ -1,4 +1,4 @@
-"""The `keras-inpaint` command line: zoo, export, inpaint, and its errors."""
+"""The `keras-inpaint` command line: zoo, export, inpaint, serve, and their errors."""
 
 import json
 import subprocess
@@ -17,9 +17,19 @@ def run_cli(*args):
     )
 
 
-def test_zoo_json_lists_every_recipe_with_parameter_counts(capsys):
+@pytest.fixture(scope="module")
+def zoo_json():
+    """`keras-inpaint zoo --json`'s entries: building the whole zoo once is enough."""
+    from keras_inpaint.zoo import zoo_entries, zoo_json
+
+    return json.loads(zoo_json(zoo_entries()))
+
+
+def test_zoo_json_lists_every_recipe_with_parameter_counts(zoo_json, capsys, monkeypatch):
+    monkeypatch.setattr("keras_inpaint.zoo.zoo_entries", lambda: zoo_json)
     assert main(["zoo", "--json"]) == 0
     entries = json.loads(capsys.readouterr().out)
+    assert entries == zoo_json
     by_name = {entry["recipe"]: entry for entry in entries}
     assert "context_encoder/builtin_64" in by_name
     center = by_name["context_encoder/center_128"]["networks"]
@@ -32,7 +42,8 @@ def test_zoo_json_lists_every_recipe_with_parameter_counts(capsys):
     assert monet["discriminator"]["class"] == "PatchGANDiscriminator"
 
 
-def test_zoo_table_is_readable(capsys):
+def test_zoo_table_is_readable(zoo_json, capsys, monkeypatch):
+    monkeypatch.setattr("keras_inpaint.zoo.zoo_entries", lambda: zoo_json)
     assert main(["zoo"]) == 0
     table = capsys.readouterr().out
     assert "context_encoder/builtin_64" in table and "PatchGANDiscriminator" in table
@@ -51,7 +62,7 @@ def test_unknown_data_spec_is_a_clear_error(capsys, tmp_path):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A tiny trained-for-zero-steps model exported through the library."""
+    """A tiny trained-for-zero-steps model exported through the library, and a center one."""
     import keras
 
     from keras_inpaint.export import export_saved_model
@@ -60,20 +71,25 @@ def exported(tmp_path_factory):
         ContextEncoderInpainter,
     )
 
-    generator = ContextEncoderGenerator(
-        image_size=32,
-        variant="full",
-        encoder_filters=[4, 4, 4],
-        bottleneck=8,
-        decoder_filters=[4, 4, 4],
-        residual=True,
-        fill="known_mean",
-    )
-    model = ContextEncoderInpainter(generator, name="tiny")
-    model.compile(keras.optimizers.Adam())
+    def tiny(variant, name):
+        generator = ContextEncoderGenerator(
+            image_size=32,
+            variant=variant,
+            encoder_filters=[4, 4, 4],
+            bottleneck=8,
+            decoder_filters=[4, 4, 4] if variant == "full" else [4, 4],
+            residual=True,
+            fill="known_mean",
+        )
+        model = ContextEncoderInpainter(generator, name=name)
+        model.compile(keras.optimizers.Adam())
+        return model
+
+    model = tiny("full", "tiny")
     folder = tmp_path_factory.mktemp("cli")
     model.save(folder / "tiny.keras")
-    return folder, export_saved_model(model, folder / "exports")
+    center = export_saved_model(tiny("center", "center"), folder / "exports")
+    return folder, export_saved_model(model, folder / "exports", max_side=36), center
 
 
 def write_png(path, pixels):
@@ -81,7 +97,7 @@ def write_png(path, pixels):
 
 
 def test_inpaint_fills_only_the_hole(exported, tmp_path, capsys):
-    _, export_dir = exported
+    _, export_dir, _ = exported
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
     mask = np.zeros((32, 32, 1), np.uint8)
@@ -112,24 +128,25 @@ def test_inpaint_fills_only_the_hole(exported, tmp_path, capsys):
 
 
 def test_inpaint_errors_name_the_problem(exported, tmp_path, capsys):
-    folder, export_dir = exported
+    folder, export_dir, center = exported
     write_png(tmp_path / "in.png", np.zeros((32, 32, 3), np.uint8))
     write_png(tmp_path / "small_mask.png", np.zeros((16, 16, 1), np.uint8))
     write_png(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))
     write_png(tmp_path / "big_mask.png", np.zeros((40, 40, 1), np.uint8))
     (tmp_path / "notes.txt").write_text("not an image")
     cases = [
-        (["--image", "in.png", "--mask", "small_mask.png"], "mask is 16x16 but the image is 32x32"),
-        (["--image", "big.png", "--mask", "big_mask.png"], "takes 32x32 images but got 40x40"),
-        (["--image", "notes.txt", "--mask", "small_mask.png"], "not a readable image"),
-        (["--image", "missing.png", "--mask", "small_mask.png"], "does not exist"),
+        (export_dir, "in.png", "small_mask.png", "mask is 16x16 but the image is 32x32"),
+        (center, "big.png", "big_mask.png", "takes 32x32 images but got 40x40"),
+        (export_dir, "big.png", "big_mask.png", "at most 36 px on a side (export option max_side)"),
+        (export_dir, "notes.txt", "small_mask.png", "not a readable image"),
+        (export_dir, "missing.png", "small_mask.png", "does not exist"),
     ]
-    for files, message in cases:
-        args = ["inpaint", "--model", str(export_dir), "--out", str(tmp_path / "o.png")]
-        args += [files[0], str(tmp_path / files[1]), files[2], str(tmp_path / files[3])]
+    for model, image, mask, message in cases:
+        args = ["inpaint", "--model", str(model), "--out", str(tmp_path / "o.png")]
+        args += ["--image", str(tmp_path / image), "--mask", str(tmp_path / mask)]
         assert main(args) == 2
         assert message in capsys.readouterr().err
-    # A .keras file works as --model too.
+    # A .keras file works as --model too, at any size (its export tiles the image).
     assert (
         main(
             [
@@ -137,19 +154,49 @@ def test_inpaint_errors_name_the_problem(exported, tmp_path, capsys):
                 "--model",
                 str(folder / "tiny.keras"),
                 "--image",
-                str(tmp_path / "in.png"),
+                str(tmp_path / "big.png"),
                 "--mask",
-                str(tmp_path / "in.png"),
+                str(tmp_path / "big.png"),
                 "--out",
                 str(tmp_path / "o.png"),
             ]
         )
         == 0
     )
+    assert tf.io.decode_png((tmp_path / "o.png").read_bytes()).shape == (40, 40, 3)
+
+
+def test_serve_defaults_to_loopback_and_tf_serving_port():
+    from keras_inpaint import cli
+    from keras_inpaint.export import DEFAULT_MAX_SIDE
+    from keras_inpaint.serving import server
+
+    args = cli.build_parser().parse_args(["serve", "--model-dir", "exports/a"])
+    assert (args.host, args.port) == (server.DEFAULT_HOST, server.DEFAULT_PORT)
+    assert (args.host, args.port) == ("127.0.0.1", 8501)
+    assert args.max_request_bytes == server.DEFAULT_MAX_REQUEST_BYTES
+    assert args.timeout == server.DEFAULT_TIMEOUT
+    assert args.model_dir == ["exports/a"]
+    assert cli.build_parser().parse_args(["export", "run", "--base", "b"]).max_side == (
+        DEFAULT_MAX_SIDE
+    )
+
+
+def test_serve_errors_name_the_problem(exported, tmp_path, capsys):
+    _, export_dir, _ = exported
+    (tmp_path / "empty").mkdir()
+    cases = [
+        (tmp_path / "missing", "does not exist; pass <base>/<name> of an export"),
+        (export_dir, "is a version folder; pass the model folder above it"),
+        (tmp_path / "empty", "holds no version folder (1/, 2/, ...) with a saved_model.pb"),
+    ]
+    for model_dir, message in cases:
+        assert main(["serve", "--model-dir", str(model_dir)]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_export_command_and_script_agree(exported, tmp_path):
-    folder, _ = exported
+    folder, _, _ = exported
     completed = run_cli("export", str(folder / "tiny.keras"), "--base", str(tmp_path))
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().endswith("tiny/1")

@@ -1,11 +1,32 @@
-"""SavedModel export for TF Serving."""
+"""SavedModel export for TF Serving: signatures, size rules, versions, warmup requests."""
 
 from keras_inpaint.export.saved_model import (
-    SIGNATURE,
     export_saved_model,
     load_inpainter,
     next_version,
+    numbered_versions,
+)
+from keras_inpaint.export.signatures import (
+    BYTES_SIGNATURE,
+    DEFAULT_MAX_SIDE,
+    SIGNATURE,
+    bytes_serving_function,
     serving_function,
 )
+from keras_inpaint.export.size_rule import SizeRule
+from keras_inpaint.export.warmup import WARMUP_FILE, read_warmup_requests
 
-__all__ = ["SIGNATURE", "export_saved_model", "load_inpainter", "next_version", "serving_function"]
+__all__ = [
+    "BYTES_SIGNATURE",
+    "DEFAULT_MAX_SIDE",
+    "SIGNATURE",
+    "WARMUP_FILE",
+    "SizeRule",
+    "bytes_serving_function",
+    "export_saved_model",
+    "load_inpainter",
+    "next_version",
+    "numbered_versions",
+    "read_warmup_requests",
+    "serving_function",
+]

@@ -110,10 +110,10 @@ class Inpainter(keras.Model):
 
     def expand_prediction(self, prediction, reference):
         """Paste a centre-region prediction into a canvas the size of `reference`."""
+        if tuple(prediction.shape[1:3]) == tuple(reference.shape[1:3]):
+            return prediction
         pad_h = reference.shape[1] - prediction.shape[1]
         pad_w = reference.shape[2] - prediction.shape[2]
-        if pad_h == 0 and pad_w == 0:
-            return prediction
         top, left = pad_h // 2, pad_w // 2
         return ops.pad(prediction, [[0, 0], [top, pad_h - top], [left, pad_w - left], [0, 0]])
 

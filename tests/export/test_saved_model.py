@@ -1,7 +1,9 @@
 """SavedModel export: TF Serving layout, signature, versions, atomic writes, reloading."""
 
-import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 from test_case import assert_export_matches, random_batch
 
-from keras_inpaint.export import export_saved_model, next_version
+from keras_inpaint.export import export_saved_model, next_version, numbered_versions
 from keras_inpaint.models.context_encoder import ContextEncoderGenerator, ContextEncoderInpainter
 from keras_inpaint.models.patch_gan import PatchGANDiscriminator
 
@@ -37,44 +39,59 @@ def test_export_reloads_in_a_fresh_process_with_the_same_pixels(model, tmp_path)
     assert export_dir == tmp_path / "exports" / "model" / "1"
 
 
-def test_saved_model_cli_shows_the_serving_signature(model, tmp_path):
-    export_dir = export_saved_model(model, tmp_path, name="tiny")
-    shown = subprocess.run(
-        [
-            "saved_model_cli",
-            "show",
-            "--dir",
-            str(export_dir),
-            "--tag_set",
-            "serve",
-            "--signature_def",
-            "serving_default",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    for kind, name, channels in (
-        ("inputs", "image", 3),
-        ("inputs", "mask", 1),
-        ("outputs", "inpainted", 3),
-    ):
-        pattern = (
-            rf"{kind}\['{name}'\] tensor_info:\s+dtype: DT_UINT8\s+"
-            rf"shape: \(-1, 32, 32, {channels}\)"
-        )
-        assert re.search(pattern, shown), (name, shown)
-    assert "tensorflow/serving/predict" in shown
+def snapshot_tree(folder):
+    """Every file under `folder` with its bytes and modification time."""
+    return {
+        path.relative_to(folder): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def test_versions_count_up_and_are_never_overwritten(model, tmp_path):
     first = export_saved_model(model, tmp_path, name="tiny")
-    stamp = (first / "saved_model.pb").stat().st_mtime_ns
+    before = snapshot_tree(first)
     second = export_saved_model(model, tmp_path, name="tiny")
     assert (first.name, second.name) == ("1", "2")
-    assert (first / "saved_model.pb").stat().st_mtime_ns == stamp
+    assert snapshot_tree(first) == before
     with pytest.raises(FileExistsError, match="never overwritten"):
         export_saved_model(model, tmp_path, name="tiny", version=1)
+    assert snapshot_tree(first) == before
+    assert sorted(path.name for path in (tmp_path / "tiny").iterdir()) == ["1", "2"]
+
+
+KILLED_EXPORT = """
+import sys
+import keras
+from keras_inpaint.export import export_saved_model
+model = keras.saving.load_model(sys.argv[1])
+export_saved_model(model, sys.argv[2], name="tiny")
+"""
+
+
+@pytest.mark.slow
+def test_an_export_killed_midway_leaves_no_new_version(model, tmp_path):
+    model.save(tmp_path / "tiny.keras")
+    base = tmp_path / "exports"
+    export_saved_model(model, base, name="tiny")
+    before = snapshot_tree(base / "tiny" / "1")
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_EXPORT, str(tmp_path / "tiny.keras"), str(base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    # Kill as soon as the export has started writing its temporary folder.
+    while not list((base / "tiny").glob(".tmp-2-*")):
+        assert process.poll() is None, "the export finished before it could be killed"
+        assert time.monotonic() < deadline, "the export never started writing"
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    assert numbered_versions(base / "tiny") == [1]
+    assert snapshot_tree(base / "tiny" / "1") == before
+    # The leftover temporary folder is ignored: the next export is version 2.
+    assert export_saved_model(model, base, name="tiny").name == "2"
 
 
 def test_a_failed_export_leaves_no_version_behind(model, tmp_path, monkeypatch):
@@ -113,11 +130,11 @@ def test_bad_sources_say_what_to_pass(tmp_path):
         export_saved_model(tmp_path / "model.h5", tmp_path / "exports")
 
 
-def test_known_pixels_are_bit_exact_in_the_export(model, tmp_path):
+def test_known_pixels_are_bit_exact_in_the_export(tiny_exports):
     import tensorflow as tf
 
-    export_dir = export_saved_model(model, tmp_path, name="tiny")
-    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    _, _, loaded = tiny_exports["tiled"]
+    serve = loaded.signatures["serving_default"]
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     mask = np.zeros((2, 32, 32, 1), np.uint8)

@@ -1,0 +1,119 @@
+"""The two serving signatures of every export, as functions of an `Inpainter`.
+
+`serving_default`:
+    inputs  `image` uint8 `[B, H, W, 3]`, `mask` uint8 `[B, H, W, 1]` (nonzero = hole)
+    output  `inpainted` uint8 `[B, H, W, 3]`: known pixels bit-exact from the input,
+            the hole from the model.
+`inpaint_bytes`:
+    inputs  `image_bytes`, `mask_bytes` string `[B]`: PNG or JPEG files (a mask pixel
+            brighter than 127 is a hole: white on black, robust to JPEG noise)
+    output  `inpainted_bytes` string `[B]`: PNG files. TF Serving's REST API writes
+            outputs whose name ends in `_bytes` as `{"b64": ...}`.
+
+Which sizes are accepted is the generator's `SizeRule`; images larger than
+`max_side` on a side are refused with an error that says so.
+"""
+
+import tensorflow as tf
+
+from keras_inpaint import images
+from keras_inpaint.export.size_rule import SizeRule
+
+SIGNATURE = "serving_default"
+BYTES_SIGNATURE = "inpaint_bytes"
+DEFAULT_MAX_SIDE = 2048
+
+
+def image_input_signature(rule):
+    """`serving_default`'s input specs for a `SizeRule`."""
+    height, width = rule.signature_size()
+    return [
+        tf.TensorSpec([None, height, width, 3], tf.uint8, name="image"),
+        tf.TensorSpec([None, height, width, 1], tf.uint8, name="mask"),
+    ]
+
+
+def bytes_input_signature():
+    """`inpaint_bytes`' input specs."""
+    return [
+        tf.TensorSpec([None], tf.string, name="image_bytes"),
+        tf.TensorSpec([None], tf.string, name="mask_bytes"),
+    ]
+
+
+def _checked(image, mask, rule, max_side):
+    shape, mask_shape = tf.shape(image), tf.shape(mask)
+    height, width = shape[1], shape[2]
+    checks = [
+        tf.debugging.assert_equal(
+            shape[:3],
+            mask_shape[:3],
+            message="the mask must have the same batch size, height and width as the image",
+        ),
+        tf.debugging.assert_positive(tf.minimum(height, width), message="the image is empty"),
+        tf.debugging.assert_less_equal(
+            tf.maximum(height, width),
+            max_side,
+            message=(
+                f"this export takes images of at most {max_side} px on a side (export "
+                "option max_side); crop or downscale the image and its mask"
+            ),
+        ),
+        *rule.check_size(height, width),
+    ]
+    # The checks run before the model, so a bad request fails with their message.
+    with tf.control_dependencies(checks):
+        return tf.identity(image), tf.identity(mask)
+
+
+def _validate_max_side(max_side):
+    if int(max_side) < 1:
+        raise ValueError(f"max_side must be a positive number of pixels; got {max_side}.")
+    return int(max_side)
+
+
+def inpaint_uint8(model, rule, image, mask, max_side):
+    """uint8 images and masks (nonzero = hole) of any accepted size -> uint8 composite."""
+    image, mask = _checked(image, mask, rule, max_side)
+    hole = images.binarize_mask(mask)
+    masked_image = images.uint8_to_model(image) * (1.0 - hole)
+    composite = rule.apply(model, masked_image, hole)
+    # Known pixels come from the request itself, so they round-trip exactly.
+    return tf.where(hole > 0, images.model_to_uint8(composite), image)
+
+
+def serving_function(model, max_side=DEFAULT_MAX_SIDE):
+    """The uint8-in / uint8-out function behind `serving_default`."""
+    rule = SizeRule.for_generator(model.generator)
+    max_side = _validate_max_side(max_side)
+
+    def serve(image, mask):
+        return {"inpainted": inpaint_uint8(model, rule, image, mask, max_side)}
+
+    return serve
+
+
+def bytes_serving_function(model, max_side=DEFAULT_MAX_SIDE):
+    """The encoded-files-in / PNG-out function behind `inpaint_bytes`."""
+    rule = SizeRule.for_generator(model.generator)
+    max_side = _validate_max_side(max_side)
+
+    def inpaint_file(pair):
+        image = tf.io.decode_image(pair[0], channels=3, expand_animations=False)
+        mask = tf.io.decode_image(pair[1], channels=1, expand_animations=False)
+        hole = tf.cast(mask > 127, tf.uint8)
+        inpainted = inpaint_uint8(model, rule, image[None], hole[None], max_side)
+        return tf.io.encode_png(inpainted[0])
+
+    def serve(image_bytes, mask_bytes):
+        check = tf.debugging.assert_equal(
+            tf.size(image_bytes), tf.size(mask_bytes), message="give one mask per image"
+        )
+        with tf.control_dependencies([check]):
+            # One file at a time: the images of one request may differ in size.
+            encoded = tf.map_fn(
+                inpaint_file, (image_bytes, mask_bytes), fn_output_signature=tf.string
+            )
+        return {"inpainted_bytes": encoded}
+
+    return serve
