@@ -64,8 +64,14 @@ def _export(args):
 def _inpaint(args):
     from keras_inpaint.inference import inpaint_files
 
-    inpaint_files(args.model, args.image, args.mask, args.out)
+    inpaint_files(args.model, args.image, args.mask, args.out, blend=args.poisson_blend)
     print(args.out)
+
+
+def _evaluate(args):
+    from keras_inpaint.evaluation_command import run_evaluation
+
+    run_evaluation(args)
 
 
 def _serve(args):
@@ -139,7 +145,61 @@ def build_parser():
     inpaint.add_argument("--image", required=True, help="input image (PNG/JPEG/BMP)")
     inpaint.add_argument("--mask", required=True, help="mask image, white = hole")
     inpaint.add_argument("--out", required=True, help="output PNG")
+    inpaint.add_argument(
+        "--poisson-blend",
+        action="store_true",
+        help="blend the filled region into its surroundings (Poisson image editing, "
+        "GLCIC's post-processing)",
+    )
     inpaint.set_defaults(handler=_inpaint)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score models and classical baselines on the same images and holes"
+    )
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--pairs", help="folder with images/ and masks/ (same file names, white = hole)"
+    )
+    source.add_argument("--tfds", help="a tensorflow-datasets name, with --masks and --split")
+    source.add_argument(
+        "--data", help="a data spec (name or path): its held-out images, masks and size"
+    )
+    evaluate.add_argument("--split", default="test", help="tfds split (default %(default)s)")
+    evaluate.add_argument(
+        "--masks",
+        default='{"kind": "random_boxes"}',
+        help="mask spec as JSON or a .json file, for --tfds (default %(default)s)",
+    )
+    evaluate.add_argument("--size", type=int, default=128, help="crop side for --tfds")
+    evaluate.add_argument("--count", type=int, default=64, help="images for --tfds / --data")
+    evaluate.add_argument("--seed", type=int, default=0, help="mask seed for --tfds / --data")
+    evaluate.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="export version folder, .keras file or run directory; repeat for several",
+    )
+    evaluate.add_argument(
+        "--baselines",
+        default="mean,telea,ns",
+        help="comma-separated from mean, telea, ns (telea/ns need OpenCV); '' for none",
+    )
+    evaluate.add_argument(
+        "--poisson-blend", action="store_true", help="also score each model Poisson-blended"
+    )
+    evaluate.add_argument("--json", help="write summary, buckets and per-image rows as JSON")
+    evaluate.add_argument("--csv", help="write per-image rows as CSV")
+    evaluate.add_argument("--sheet", help="write a comparison sheet PNG")
+    evaluate.add_argument(
+        "--sheet-rows",
+        default="worst",
+        choices=("first", "worst", "best"),
+        help="which images the sheet shows (default: each method's worst hole PSNR)",
+    )
+    evaluate.add_argument(
+        "--buckets", action="store_true", help="also print rows per hole-ratio bucket"
+    )
+    evaluate.set_defaults(handler=_evaluate)
 
     serve = commands.add_parser(
         "serve", help="serve exports over TF Serving's REST API (needs the [serve] extra)"

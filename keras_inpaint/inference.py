@@ -19,6 +19,7 @@ from keras_inpaint.export import (
     load_inpainter,
     serving_function,
 )
+from keras_inpaint.postprocess import poisson_blend
 from keras_inpaint.serving.rest_protocol import op_error_message
 
 
@@ -78,12 +79,18 @@ class Predictor:
         return result["inpainted"].numpy()
 
 
-def inpaint_files(model_path, image_path, mask_path, out_path):
-    """Read an image and a mask file (white = hole), inpaint, write a PNG; returns the pixels."""
+def inpaint_files(model_path, image_path, mask_path, out_path, blend=False):
+    """Read an image and a mask file (white = hole), inpaint, write a PNG; returns the pixels.
+
+    `blend=True` adds Poisson blending of the filled region into its
+    surroundings (GLCIC's post-processing, `keras_inpaint.postprocess`).
+    """
     image = read_image_file(image_path, channels=3)
     mask = read_image_file(mask_path, channels=1)
     hole = (mask > 127).astype(np.uint8)
     inpainted = Predictor(model_path)(image[None], hole[None])[0]
+    if blend:
+        inpainted = poisson_blend(image, inpainted, hole)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(tf.io.encode_png(inpainted).numpy())

@@ -1,0 +1,99 @@
+"""`keras-inpaint evaluate`: models and baselines on the same images and holes, one table.
+
+Example:
+    $ keras-inpaint evaluate --data builtin_64_boxes --model runs/quickstart \\
+        --baselines mean,telea,ns --json eval.json --csv eval.csv --sheet eval.png
+"""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_inpaint.baselines import BASELINES
+from keras_inpaint.comparison_sheet import comparison_sheet, select_pairs
+from keras_inpaint.evaluation import (
+    METRICS,
+    Pair,
+    dataset_pairs,
+    evaluate_pairs,
+    format_summary,
+    load_pairs,
+    write_report,
+)
+
+
+def _mask_spec(text):
+    path = Path(text)
+    if path.suffix == ".json" and path.is_file():
+        return json.loads(path.read_text())
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(
+            f"--masks {text!r} is neither a JSON object nor a .json file; e.g. "
+            '--masks \'{"kind": "free_form"}\''
+        ) from None
+
+
+def _pairs(args):
+    if args.pairs:
+        return load_pairs(args.pairs)
+    if args.tfds:
+        source = {"type": "tfds", "name": args.tfds, "heldout_split": args.split}
+        return dataset_pairs(source, _mask_spec(args.masks), args.size, args.count, args.seed)
+    from keras_inpaint.data import build_dataset, load_data_spec
+    from keras_inpaint.images import model_to_uint8
+
+    spec = load_data_spec(args.data)
+    batches = build_dataset(spec, spec.get("image_size", args.size), 16, split="heldout")
+    pairs = []
+    for (_, mask), image in batches:
+        for one_image, one_mask in zip(model_to_uint8(image).numpy(), mask.numpy(), strict=True):
+            pairs.append(Pair(f"{len(pairs):05d}", one_image, one_mask.astype(np.uint8)))
+    return pairs[: args.count]
+
+
+def _methods(args):
+    from keras_inpaint.inference import Predictor
+    from keras_inpaint.postprocess import poisson_blend
+
+    methods = {}
+    for path in args.model:
+        name = Path(path).name if not Path(path).name.isdigit() else Path(path).parent.name
+        methods[name] = Predictor(path)
+        if args.poisson_blend:
+            methods[f"{name}+poisson"] = lambda image, mask, model=methods[name]: poisson_blend(
+                image, model(image, mask), mask
+            )
+    for baseline in filter(None, (b.strip() for b in args.baselines.split(","))):
+        if baseline not in BASELINES:
+            raise ValueError(f"unknown baseline {baseline!r}; choose from {sorted(BASELINES)}")
+        methods[baseline] = BASELINES[baseline]
+    if not methods:
+        raise ValueError("nothing to evaluate: give --model and/or --baselines")
+    return methods
+
+
+def run_evaluation(args):
+    """Evaluate, print the summary (and buckets), write the requested files."""
+    pairs = _pairs(args)
+    methods = _methods(args)
+    bar = keras.utils.Progbar(len(pairs), unit_name="image")
+    report = evaluate_pairs(pairs, methods, progress=lambda done, total: bar.update(done))
+    print(format_summary(report))
+    if args.buckets:
+        for method, buckets in report["buckets"].items():
+            for bucket, values in sorted(buckets.items()):
+                cells = "".join(f"{values[m]:>11.4f}" for m in METRICS)
+                print(f"{method + ' ' + bucket:<28}{cells}  ({values['count']} images)")
+    write_report(report, args.json, args.csv)
+    if args.sheet:
+        shown = (
+            pairs[:4]
+            if args.sheet_rows == "first"
+            else select_pairs(report, pairs, how=args.sheet_rows)
+        )
+        comparison_sheet(shown, methods, args.sheet, scores=report["rows"])
+    return report
