@@ -1,4 +1,4 @@
-"""The `keras-inpaint` command line: train, export, inpaint, serve, zoo.
+"""The `keras-inpaint` command line: train, export, inpaint, evaluate, serve, zoo.
 
 Each sub-command is a thin layer over one library call, so `train.py` and
 `export.py` at the repository root and notebooks call the same code.
@@ -8,6 +8,7 @@ Example:
     $ keras-inpaint export runs/quickstart --base exports
     $ keras-inpaint inpaint --model exports/builtin_64/1 --image in.png --mask hole.png \
         --out out.png
+    $ keras-inpaint evaluate --data builtin_64_boxes --model exports/builtin_64/1 --sheet s.png
     $ keras-inpaint serve --model-dir exports/builtin_64
     $ keras-inpaint zoo --json
 """

@@ -7,6 +7,7 @@ import keras
 from keras_inpaint.layers.channel_wise_dense import ChannelWiseDense
 from keras_inpaint.layers.hole_fill import HoleFill
 from keras_inpaint.layers.residual_composite import ResidualComposite
+from keras_inpaint.models.submodules import trainable_params_by_prefix
 
 _VARIANTS = ("center", "full")
 _ENCODERS = ("dcgan", "alexnet")
@@ -350,12 +351,7 @@ class ContextEncoderGenerator(keras.Model):
         Layers are grouped by their name prefix (`encoder_`, `bottleneck_`,
         `decoder_`); the three counts sum to the model's trainable count.
         """
-        counts = {"encoder": 0, "bottleneck": 0, "decoder": 0}
-        for layer in self.layers:
-            part = layer.name.split("_", 1)[0]
-            if part in counts:
-                counts[part] += sum(math.prod(w.shape) for w in layer.trainable_weights)
-        return counts
+        return trainable_params_by_prefix(self, ("encoder", "bottleneck", "decoder"))
 
     def get_config(self):
         return {

@@ -1,11 +1,10 @@
 """`GLCICDiscriminator`: GLCIC's global and local context discriminators, concatenated."""
 
-import math
-
 import keras
 
 from keras_inpaint.models.glcic.glcic_generator import apply_conv_block
 from keras_inpaint.models.glcic.hole_centered_crop import HoleCenteredCrop
+from keras_inpaint.models.submodules import trainable_params_by_prefix
 
 _OUTPUT_ACTIVATIONS = ("sigmoid", None)
 _PARTS = ("global", "local", "head")
@@ -136,12 +135,7 @@ class GLCICDiscriminator(keras.Model):
         Layers are grouped by their name prefix (`global_`, `local_`, `head_`);
         the three counts sum to the model's trainable count.
         """
-        counts = dict.fromkeys(_PARTS, 0)
-        for layer in self.layers:
-            part = layer.name.split("_", 1)[0]
-            if part in counts:
-                counts[part] += sum(math.prod(w.shape) for w in layer.trainable_weights)
-        return counts
+        return trainable_params_by_prefix(self, _PARTS)
 
     def get_config(self):
         return {

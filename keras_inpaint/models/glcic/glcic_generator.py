@@ -1,10 +1,9 @@
 """`GLCICGenerator`: Iizuka et al.'s completion network (dilated convolutions at 1/4 resolution)."""
 
-import math
-
 import keras
 
 from keras_inpaint.layers.hole_fill import HoleFill
+from keras_inpaint.models.submodules import trainable_params_by_prefix
 
 # Widths of the paper's completion network (Iizuka et al. 2017, table 1) in units
 # of the first layer's 64 filters, and where each layer sits.
@@ -222,12 +221,7 @@ class GLCICGenerator(keras.Model):
         Layers are grouped by their name prefix (`encoder_`, `dilated_`,
         `decoder_`); the three counts sum to the model's trainable count.
         """
-        counts = dict.fromkeys(_PARTS, 0)
-        for layer in self.layers:
-            part = layer.name.split("_", 1)[0]
-            if part in counts:
-                counts[part] += sum(math.prod(w.shape) for w in layer.trainable_weights)
-        return counts
+        return trainable_params_by_prefix(self, _PARTS)
 
     def get_config(self):
         return {

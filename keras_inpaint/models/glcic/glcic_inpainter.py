@@ -126,12 +126,6 @@ class GLCICInpainter(Inpainter):
         step = self.step_counter if step is None else ops.convert_to_tensor(step, "int64")
         return 1 + ops.cast(step >= self.tc, "int32") + ops.cast(step >= self.tc + self.td, "int32")
 
-    # === Inference ===
-    def expand_prediction(self, prediction, reference):
-        # The completion network predicts the whole image, whatever its size: nothing to
-        # paste (the base class compares static sizes, unknown for image_size=None).
-        return prediction
-
     # === Losses ===
     def reconstruction_loss(self, image, prediction, mask):
         """Mean squared error over the hole pixels (the paper's weighted MSE)."""

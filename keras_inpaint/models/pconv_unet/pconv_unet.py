@@ -6,6 +6,7 @@ import keras
 
 from keras_inpaint.layers.partial_conv2d import PartialConv2D
 from keras_inpaint.models.pconv_unet.broadcast_channels import BroadcastChannels
+from keras_inpaint.models.submodules import trainable_params_by_prefix
 
 _ACTIVATIONS = ("relu", "leaky_relu")
 _OUTPUT_ACTIVATIONS = ("tanh", "linear")
@@ -342,12 +343,7 @@ class PConvUNet(keras.Model):
 
     def submodule_params(self):
         """Trainable parameter counts of the encoder and the decoder (they sum to the total)."""
-        counts = {"encoder": 0, "decoder": 0}
-        for layer in self.layers:
-            part = layer.name.split("_", 1)[0]
-            if part in counts:
-                counts[part] += sum(math.prod(w.shape) for w in layer.trainable_weights)
-        return counts
+        return trainable_params_by_prefix(self, ("encoder", "decoder"))
 
     def get_config(self):
         return {
