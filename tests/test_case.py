@@ -100,3 +100,38 @@ def assert_export_matches(model, batch, tmp_path):
     assert np.abs(actual.astype(int) - expected.astype(int)).max() <= 1
     np.testing.assert_array_equal(actual[hole[..., 0] == 0], image_uint8[hole[..., 0] == 0])
     return export_dir
+
+
+_TWO_CPUS_PRELUDE = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+sys.path.insert(0, "tests")
+
+
+def strategies():
+    # Seeded alike, so both modes start from the same weights.
+    for mode in ("single", "mirrored"):
+        keras.utils.set_random_seed(1)
+        if mode == "mirrored":
+            yield mode, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        else:
+            yield mode, tf.distribute.get_strategy()
+"""
+
+
+def run_on_two_cpus(body):
+    """Run `body` in a fresh Python with two logical CPU devices; return its `results` dict.
+
+    Logical devices must be set before TensorFlow starts, hence the subprocess.
+    `body` may use `strategies()` (yields `("single", default)` then
+    `("mirrored", MirroredStrategy)`, reseeding before each) and must fill a
+    JSON-able dict named `results`.
+    """
+    script = _TWO_CPUS_PRELUDE + textwrap.dedent(body) + "\nprint(json.dumps(results))\n"
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -1,10 +1,5 @@
 """GLCIC's training wrapper: the three-phase schedule, resuming inside it, losses, export."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
@@ -15,6 +10,7 @@ from test_case import (
     assert_keras_round_trip,
     changed,
     random_batch,
+    run_on_two_cpus,
     snapshot,
 )
 
@@ -243,23 +239,13 @@ def test_training_run_stopped_in_phase_two_resumes_in_phase_two(tmp_path):
 @pytest.mark.slow
 def test_mirrored_strategy_follows_the_schedule_and_matches_one_device():
     """Two logical CPUs: the gated optimizer steps work across replicas, same losses."""
-    script = textwrap.dedent(
+    results = run_on_two_cpus(
         """
-        import json, sys
-        import tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        import keras
-        sys.path.insert(0, "tests")
         from models.test_glcic_inpainter import one_step, tiny_glcic
         from test_case import random_batch
         batch = random_batch(8, 32)
         results = {}
-        for mode in ("single", "mirrored"):
-            keras.utils.set_random_seed(1)
-            strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-                        if mode == "mirrored" else tf.distribute.get_strategy())
+        for mode, strategy in strategies():
             with strategy.scope():
                 model = tiny_glcic(tc=2, td=2, real_patch="hole")
             steps = [one_step(model, batch) for _ in range(6)]
@@ -270,13 +256,8 @@ def test_mirrored_strategy_follows_the_schedule_and_matches_one_device():
                 "iterations": [int(model.g_optimizer.iterations.numpy()),
                                int(model.d_optimizer.iterations.numpy())],
             }
-        print(json.dumps(results))
         """
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
     assert results["mirrored"]["replicas"] == 2 and results["single"]["replicas"] == 1
     schedule = [[True, False]] * 2 + [[False, True]] * 2 + [[True, True]] * 2
     for mode in ("single", "mirrored"):

@@ -1,14 +1,14 @@
 """The Inpainter base: composition, the step counter, optimizers, saving, distribution."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
-from test_case import assert_fit_step_trains, assert_keras_round_trip, random_batch
+from test_case import (
+    assert_fit_step_trains,
+    assert_keras_round_trip,
+    random_batch,
+    run_on_two_cpus,
+)
 
 from keras_inpaint.models.context_encoder import (
     ContextEncoderGenerator,
@@ -120,36 +120,21 @@ def test_evaluate_reports_losses_and_quality():
 @pytest.mark.slow
 def test_mirrored_strategy_matches_single_device():
     """Two logical CPU devices give the same losses as one device (same data, same init)."""
-    script = textwrap.dedent(
+    results = run_on_two_cpus(
         """
-        import json, sys
-        import tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        import keras
-        sys.path.insert(0, "tests")
         from models.test_inpainter import tiny_full
         from test_case import random_batch
         batch = random_batch(8, 32)
         results = {}
-        for mode in ("single", "mirrored"):
-            keras.utils.set_random_seed(1)
-            strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-                        if mode == "mirrored" else tf.distribute.get_strategy())
+        for mode, strategy in strategies():
             with strategy.scope():
                 model = tiny_full()
             data = tf.data.Dataset.from_tensors(batch).repeat().take(3)
             history = model.fit(data, epochs=1, verbose=0)
             results[mode] = {k: float(v[-1]) for k, v in history.history.items()}
             results[mode + "_replicas"] = strategy.num_replicas_in_sync
-        print(json.dumps(results))
         """
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    results = json.loads(completed.stdout.strip().splitlines()[-1])
     assert results["mirrored_replicas"] == 2 and results["single_replicas"] == 1
     for name in ("g_loss", "rec_loss", "adv_loss", "d_loss", "psnr"):
         assert results["mirrored"][name] == pytest.approx(results["single"][name], rel=2e-2), name
