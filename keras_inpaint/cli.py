@@ -11,11 +11,18 @@ Example:
     $ keras-inpaint evaluate --data builtin_64_boxes --model exports/builtin_64/1 --sheet s.png
     $ keras-inpaint serve --model-dir exports/builtin_64
     $ keras-inpaint zoo --json
+
+Errors in the input (a missing file, a corrupt image, an unknown recipe...)
+end the command with one line on stderr, `keras-inpaint <command>: error:
+<problem and fix>`, and exit status 2; an unexpected failure prints one
+line too, with exit status 1. `keras-inpaint --debug <command> ...` (or
+`KERAS_INPAINT_DEBUG=1`) shows the Python traceback instead.
 """
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 # The export's default is repeated here so that `--help` needs no TensorFlow import.
 DEFAULT_MAX_SIDE = 2048
@@ -37,6 +44,8 @@ def _train(args):
         batch_size=args.batch_size,
         seed=args.seed,
         export=not args.no_export,
+        backup_every_steps=args.backup_every_steps,
+        backup_every_seconds=args.backup_every_seconds,
     )
     model, baseline = summary["evaluation"]["model"], summary["evaluation"]["mean_fill"]
     print(f"run directory: {summary['out_dir']}")
@@ -55,9 +64,17 @@ def _train(args):
 
 def _export(args):
     from keras_inpaint.export import export_saved_model
+    from keras_inpaint.inference import load_model
 
+    if args.name is not None and (not args.name or Path(args.name).name != args.name):
+        raise ValueError(
+            f"--name {args.name!r} must be one folder name (no '/'): TF Serving serves "
+            "<base>/<name>/<version>."
+        )
+    # Loaded here so that a missing or corrupt source gets a message naming the fix.
+    model = load_model(args.source)
     path = export_saved_model(
-        args.source, args.base, name=args.name, version=args.version, max_side=args.max_side
+        model, args.base, name=args.name, version=args.version, max_side=args.max_side
     )
     print(path)
 
@@ -90,6 +107,9 @@ def _serve(args):
         port=args.port,
         max_request_bytes=args.max_request_bytes,
         timeout=args.timeout,
+        request_read_timeout=args.request_read_timeout,
+        max_header_bytes=args.max_header_bytes,
+        max_connections=args.max_connections,
     )
 
 
@@ -100,9 +120,37 @@ def _zoo(args):
     print(zoo_json(entries) if args.json else format_table(entries))
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1, with a message naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a number > 0, with a message naming the value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be more than 0")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-inpaint", description="Train, export and run the keras-inpaint model zoo."
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=os.environ.get("KERAS_INPAINT_DEBUG", "") not in ("", "0"),
+        help="show Python tracebacks instead of one-line errors (or KERAS_INPAINT_DEBUG=1)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -118,21 +166,33 @@ def build_parser():
         help="run directory (default runs/<recipe name>); "
         "running again with the same --out resumes",
     )
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--steps-per-epoch", type=int)
-    train.add_argument("--batch-size", type=int)
+    train.add_argument("--epochs", type=positive_int)
+    train.add_argument("--steps-per-epoch", type=positive_int)
+    train.add_argument("--batch-size", type=positive_int)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    train.add_argument(
+        "--backup-every-steps",
+        type=positive_int,
+        help="back the whole training state up every N steps (default: a tenth of an epoch)",
+    )
+    train.add_argument(
+        "--backup-every-seconds",
+        type=positive_float,
+        help="also back up when this many seconds passed since the last backup",
+    )
     train.set_defaults(handler=_train)
 
     export = commands.add_parser("export", help="export a run or .keras file for TF Serving")
     export.add_argument("source", help="training run directory or .keras file")
     export.add_argument("--base", required=True, help="TF Serving model base folder")
     export.add_argument("--name", help="model name (default: the model's name)")
-    export.add_argument("--version", type=int, help="version (default: next free)")
+    export.add_argument(
+        "--version", type=positive_int, help="version, 1 or more (default: next free)"
+    )
     export.add_argument(
         "--max-side",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MAX_SIDE,
         help="largest image side in pixels the export accepts (default %(default)s); "
         "larger requests get an error",
@@ -171,8 +231,10 @@ def build_parser():
         default='{"kind": "random_boxes"}',
         help="mask spec as JSON or a .json file, for --tfds (default %(default)s)",
     )
-    evaluate.add_argument("--size", type=int, default=128, help="crop side for --tfds")
-    evaluate.add_argument("--count", type=int, default=64, help="images for --tfds / --data")
+    evaluate.add_argument("--size", type=positive_int, default=128, help="crop side for --tfds")
+    evaluate.add_argument(
+        "--count", type=positive_int, default=64, help="images for --tfds / --data"
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="mask seed for --tfds / --data")
     evaluate.add_argument(
         "--model",
@@ -230,6 +292,25 @@ def build_parser():
         default=120.0,
         help="seconds a request may take before HTTP 504 (default %(default)s)",
     )
+    serve.add_argument(
+        "--request-read-timeout",
+        type=float,
+        default=60.0,
+        help="seconds a client has to send one whole request; slower gets HTTP 408 "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=64 * 1024,
+        help="larger request headers get HTTP 431 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=1000,
+        help="open connections at most; more get HTTP 503 (default %(default)s)",
+    )
     serve.set_defaults(handler=_serve)
 
     zoo = commands.add_parser("zoo", help="list the recipes and their parameter counts")
@@ -238,13 +319,48 @@ def build_parser():
     return parser
 
 
+def _is_input_error(error):
+    if isinstance(error, (ValueError, OSError, ImportError, RuntimeError, KeyError)):
+        return True
+    tensorflow = sys.modules.get("tensorflow")
+    return tensorflow is not None and isinstance(error, tensorflow.errors.OpError)
+
+
+def _one_line(error):
+    """The error's message on one line (TensorFlow's without node names and stacks)."""
+    tensorflow = sys.modules.get("tensorflow")
+    if tensorflow is not None and isinstance(error, tensorflow.errors.OpError):
+        from keras_inpaint.serving.rest_protocol import op_error_message
+
+        text = op_error_message(error)
+    elif isinstance(error, KeyError):
+        text = f"missing key {error.args[0]!r}" if error.args else "missing key"
+    else:
+        text = str(error)
+    return " ".join(text.split()) or type(error).__name__
+
+
 def main(argv=None):
+    """Run one sub-command; returns the exit status (0, 1 unexpected failure, 2 bad input)."""
     args = build_parser().parse_args(argv)
+    if args.debug:
+        args.handler(args)
+        return 0
     try:
         args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
-        print(f"keras-inpaint {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print(f"keras-inpaint {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if _is_input_error(error):
+            print(f"keras-inpaint {args.command}: error: {_one_line(error)}", file=sys.stderr)
+            return 2
+        print(
+            f"keras-inpaint {args.command}: unexpected error ({type(error).__name__}: "
+            f"{_one_line(error)}); run again with --debug for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -81,29 +81,39 @@ class Pair:
 
 
 def _read(path, channels):
-    try:
-        return tf.io.decode_image(
-            Path(path).read_bytes(), channels=channels, expand_animations=False
-        ).numpy()
-    except tf.errors.InvalidArgumentError:
-        raise ValueError(f"{path} is not a readable image (PNG, JPEG or BMP expected)") from None
+    from keras_inpaint.inference import read_image_file
+
+    return read_image_file(path, channels)
 
 
 def _images_by_stem(folder):
-    return {
-        path.stem: path
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
-    }
+    files = {}
+    for path in sorted(folder.iterdir()):
+        if not (path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS):
+            continue
+        if path.stem in files:
+            raise ValueError(
+                f"{files[path.stem].name} and {path.name} in {folder} share the name "
+                f"{path.stem!r}; masks pair with images by name, so rename or remove one."
+            )
+        files[path.stem] = path
+    return files
 
 
 def load_pairs(folder):
     """Read `folder/images/*` and `folder/masks/*`, paired by file name (white = hole).
 
     Masks must have their image's size (no silent resize: a resized mask
-    would score a different hole); images of different sizes are fine.
+    would score a different hole); images of different sizes are fine. Mask
+    files follow `keras_inpaint.images.hole_from_mask_file` (white on black,
+    or 0/1 values). Files with other extensions (.png, .jpg, .jpeg, .bmp are
+    read) are ignored; an unreadable image is an error naming the file.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"pairs folder {folder} does not exist; pass a folder holding images/ and masks/."
+        )
     image_dir, mask_dir = folder / "images", folder / "masks"
     for sub in (image_dir, mask_dir):
         if not sub.is_dir():
@@ -113,7 +123,10 @@ def load_pairs(folder):
             )
     image_files, mask_files = _images_by_stem(image_dir), _images_by_stem(mask_dir)
     if not image_files:
-        raise ValueError(f"{image_dir} holds no image ({', '.join(IMAGE_EXTENSIONS)})")
+        raise ValueError(
+            f"{image_dir} holds no image; accepted extensions (any case): "
+            f"{', '.join(IMAGE_EXTENSIONS)}."
+        )
     pairs = []
     for stem, image_path in image_files.items():
         if stem not in mask_files:
@@ -121,7 +134,7 @@ def load_pairs(folder):
                 f"{image_path} has no mask: expected {mask_dir / stem}.png (or .jpg/.bmp)"
             )
         image = _read(image_path, 3)
-        mask = (_read(mask_files[stem], 1) > 127).astype(np.uint8)
+        mask = images.hole_from_mask_file(_read(mask_files[stem], 1))
         if mask.shape[:2] != image.shape[:2]:
             raise ValueError(
                 f"{mask_files[stem]} is {mask.shape[1]}x{mask.shape[0]} but {image_path} is "
@@ -207,8 +220,11 @@ def evaluate_pairs(pairs, methods, progress=None):
 
     Returns:
         `{"rows": [...], "summary": {method: {...}}, "buckets": {method:
-        {bucket: {...}}}}`; each row holds `image`, `method`, `hole_ratio`
-        and the METRICS.
+        {bucket: {...}}}, "no_hole": [...]}`; each row holds `image`,
+        `method`, `hole_ratio` and the METRICS. A pair whose mask has no hole
+        gets its rows (every method returns the image itself: PSNR infinite,
+        hole metrics NaN) but is left out of the summary and the buckets,
+        which it would only inflate; `no_hole` names those pairs.
     """
     rows = []
     for done, pair in enumerate(pairs, start=1):
@@ -219,15 +235,17 @@ def evaluate_pairs(pairs, methods, progress=None):
             rows.append(row)
         if progress is not None:
             progress(done, len(pairs))
-    summary = summarise(rows, key=lambda row: row["method"])
+    scored = [row for row in rows if row["hole_ratio"] > 0]
+    summary = summarise(scored, key=lambda row: row["method"])
     buckets = {
         name: summarise(
-            [row for row in rows if row["method"] == name],
+            [row for row in scored if row["method"] == name],
             key=lambda row: _bucket(row["hole_ratio"]),
         )
         for name in methods
     }
-    return {"rows": rows, "summary": summary, "buckets": buckets}
+    no_hole = [pair.name for pair in pairs if pair.hole_ratio == 0]
+    return {"rows": rows, "summary": summary, "buckets": buckets, "no_hole": no_hole}
 
 
 def format_summary(report):

@@ -6,6 +6,7 @@ Example:
 """
 
 import json
+import sys
 from pathlib import Path
 
 import keras
@@ -26,8 +27,13 @@ from keras_inpaint.evaluation import (
 
 def _mask_spec(text):
     path = Path(text)
-    if path.suffix == ".json" and path.is_file():
-        return json.loads(path.read_text())
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise FileNotFoundError(f"--masks file {path} does not exist.")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"--masks file {path} is not valid JSON: {error}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -82,6 +88,18 @@ def run_evaluation(args):
     methods = _methods(args)
     bar = keras.utils.Progbar(len(pairs), unit_name="image")
     report = evaluate_pairs(pairs, methods, progress=lambda done, total: bar.update(done))
+    if not report["summary"]:
+        raise ValueError(
+            f"none of the {len(pairs)} masks has a hole (every mask is black), so there is "
+            "nothing to score; masks are white (or 1) where the image is to be filled."
+        )
+    if report["no_hole"]:
+        print(
+            f"{len(report['no_hole'])} image(s) have no hole in their mask and are left out "
+            f"of the averages: {', '.join(report['no_hole'][:5])}"
+            + (" ..." if len(report["no_hole"]) > 5 else ""),
+            file=sys.stderr,
+        )
     print(format_summary(report))
     if args.buckets:
         for method, buckets in report["buckets"].items():

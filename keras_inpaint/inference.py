@@ -1,11 +1,19 @@
 """Inpaint image files with an exported SavedModel (or a `.keras` model / run directory).
 
+Input rules (arrays and files) are those of `keras_inpaint.images`: uint8
+images (floats in [0, 1] are converted), masks nonzero = hole, mask files
+white on black. Bad input raises ValueError or FileNotFoundError whose
+message names the problem and the fix; docs/RELIABILITY.md lists the cases.
+
 Example:
     >>> from keras_inpaint.inference import inpaint_files
     >>> inpaint_files("runs/quickstart/export/builtin_64/1",
     ...               "photo.png", "hole.png", "filled.png")   # doctest: +SKIP
 """
 
+import re
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +30,108 @@ from keras_inpaint.export import (
 from keras_inpaint.postprocess import poisson_blend
 from keras_inpaint.serving.rest_protocol import op_error_message
 
+MODEL_FORMS = "an export version folder (<base>/<name>/<version>), a .keras file or a run directory"
+
 
 def read_image_file(path, channels):
-    """Decode a PNG/JPEG/BMP/GIF file to uint8 `(H, W, channels)`, with clear errors."""
+    """Decode a PNG/JPEG/BMP/GIF file to uint8 `(H, W, channels)`, with clear errors.
+
+    Example:
+        >>> read_image_file("no_such.png", 3)
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: image file no_such.png does not exist; give the path of a PNG, JPEG, BMP or GIF file.
+    """  # noqa: E501
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give the path of a PNG, JPEG, BMP or GIF file.")
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
+        raise FileNotFoundError(
+            f"image file {path} does not exist; give the path of a PNG, JPEG, BMP or GIF file."
+        )
     try:
         return tf.io.decode_image(
             path.read_bytes(), channels=channels, expand_animations=False
         ).numpy()
-    except tf.errors.InvalidArgumentError:
+    except tf.errors.InvalidArgumentError as error:
         raise ValueError(
-            f"{path} is not a readable image (PNG, JPEG, BMP or GIF expected)"
+            f"{path} is not a readable image ({op_error_message(error).rstrip('.')}): the file "
+            "is truncated, corrupt or not an image. PNG, JPEG, BMP or GIF expected; save it "
+            "again or copy it anew."
         ) from None
+
+
+def _export_versions(path):
+    return sorted(
+        (int(child.name) for child in path.iterdir() if re.fullmatch(r"\d+", child.name)),
+    )
+
+
+def _check_keras_archive(path):
+    # Keras reports a damaged archive as "File not found"; say what is wrong instead.
+    problem = None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "config.json" not in archive.namelist():
+                problem = "it holds no config.json"
+            else:
+                damaged = archive.testzip()
+                problem = f"its member {damaged} is damaged" if damaged else None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+        problem = f"it is not a complete zip archive: {error}"
+    if problem:
+        raise ValueError(
+            f"{path} is not a readable .keras file ({problem}); it is truncated or corrupt: "
+            "copy it again, or use the run directory's checkpoints/last.keras."
+        )
+
+
+def load_model(model_path):
+    """An `Inpainter` from a `.keras` file or a run directory, with errors naming the fix.
+
+    Unlike `keras_inpaint.export.load_inpainter`, a file that exists but does
+    not load (truncated, corrupt, not a `.keras` archive) raises ValueError
+    naming the file and what to do.
+
+    Example:
+        >>> load_model("no_such.keras")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: model path no_such.keras does not exist; pass an export version folder (<base>/<name>/<version>), a .keras file or a run directory.
+    """  # noqa: E501
+    path = Path(model_path)
+    if not path.exists():
+        raise FileNotFoundError(f"model path {path} does not exist; pass {MODEL_FORMS}.")
+    keras_file = path / "checkpoints" / "last.keras" if path.is_dir() else path
+    if keras_file.suffix == ".keras" and keras_file.is_file():
+        _check_keras_archive(keras_file)
+    try:
+        return load_inpainter(path)
+    except (ValueError, OSError):
+        raise
+    except Exception as error:
+        # KeyError, TypeError... from a config that names what this version lacks.
+        raise ValueError(
+            f"{keras_file} does not load ({type(error).__name__}: {error}); it was written by "
+            "another keras-inpaint or Keras version, or edited: export it again."
+        ) from None
+
+
+def _load_saved_model(path):
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as error:
+        # Protobuf, OpError and OSError alike mean an incomplete or damaged export.
+        raise ValueError(
+            f"{path} holds a saved_model.pb that does not load ({type(error).__name__}); the "
+            "export is incomplete or corrupt: export the model again."
+        ) from None
+    if SIGNATURE not in loaded.signatures:
+        raise ValueError(
+            f"{path} is a SavedModel without the {SIGNATURE!r} signature "
+            f"(it has {sorted(loaded.signatures) or 'none'}); pass a keras-inpaint export."
+        )
+    return loaded.signatures[SIGNATURE]
 
 
 class Predictor:
@@ -43,29 +139,48 @@ class Predictor:
 
     Sizes follow the export's size rule (see `keras_inpaint.export.SizeRule`):
     most models take any size; a region generator (Context Encoders' center
-    variant) only its own.
+    variant) only its own. Inputs follow `keras_inpaint.images`' rules: uint8
+    images (integers in 0..255 and floats in [0, 1] are converted, anything
+    else is refused), masks nonzero = hole, no NaN or infinity. Known pixels
+    are returned unchanged; a mask without a hole returns the image itself, an
+    all-hole mask asks the model to fill the whole image.
 
     Args:
         model_path: a SavedModel export version folder (`<base>/<name>/<version>`),
             a `.keras` file or a training run directory.
         max_side: for `.keras` files and runs, the largest image side accepted
             (an export has its own, chosen when it was written).
+
+    Example:
+    ```python
+    predictor = Predictor("runs/quickstart/export/builtin_64/1")
+    filled = predictor(image[None], mask[None])  # uint8 (1, H, W, 3)
+    ```
     """
 
     def __init__(self, model_path, max_side=DEFAULT_MAX_SIDE):
         path = Path(model_path)
         if (path / "saved_model.pb").is_file():
-            self._fn = tf.saved_model.load(str(path)).signatures[SIGNATURE]
+            self._fn = _load_saved_model(path)
             spec = self._fn.structured_input_signature[1]["image"]
             self.image_size = tuple(spec.shape[1:3])
-        else:
-            model = load_inpainter(path)
-            self._fn = tf.function(serving_function(model, max_side), reduce_retracing=True)
-            self.image_size = SizeRule.for_generator(model.generator).signature_size()
+            return
+        if path.is_dir() and not (path / "checkpoints").is_dir():
+            versions = _export_versions(path)
+            if versions:
+                raise ValueError(
+                    f"{path} is an export's model folder; pass one of its versions, e.g. "
+                    f"{path / str(versions[-1])}."
+                )
+        model = load_model(path)
+        self._fn = tf.function(serving_function(model, max_side), reduce_retracing=True)
+        self.image_size = SizeRule.for_generator(model.generator).signature_size()
 
     def __call__(self, image, mask):
-        """uint8 `(B, H, W, 3)` images and `(B, H, W, 1)` masks (nonzero = hole) -> uint8."""
+        """Images `(B, H, W, 3)` and masks `(B, H, W, 1)` (nonzero = hole) -> uint8 images."""
         images.check_image_and_mask(image, mask, where="inpaint")
+        image = images.as_uint8_images(image, where="inpaint")
+        mask = images.as_hole_masks(mask, where="inpaint")
         if None not in self.image_size and tuple(np.shape(image)[1:3]) != self.image_size:
             raise ValueError(
                 f"this model takes {self.image_size[0]}x{self.image_size[1]} images but got "
@@ -82,16 +197,25 @@ class Predictor:
 def inpaint_files(model_path, image_path, mask_path, out_path, blend=False):
     """Read an image and a mask file (white = hole), inpaint, write a PNG; returns the pixels.
 
-    `blend=True` adds Poisson blending of the filled region into its
+    The mask file rule is `keras_inpaint.images.hole_from_mask_file` (white on
+    black, or a 0/1 file). The output is always PNG, so `out_path` must end in
+    `.png`. `blend=True` adds Poisson blending of the filled region into its
     surroundings (GLCIC's post-processing, `keras_inpaint.postprocess`).
     """
+    out_path = Path(out_path)
+    if out_path.suffix.lower() != ".png":
+        raise ValueError(
+            f"the output {out_path} would hold PNG data; name it with a .png extension."
+        )
+    if out_path.is_dir():
+        raise ValueError(f"the output {out_path} is a folder; give a file name ending in .png.")
     image = read_image_file(image_path, channels=3)
-    mask = read_image_file(mask_path, channels=1)
-    hole = (mask > 127).astype(np.uint8)
+    hole = images.hole_from_mask_file(read_image_file(mask_path, channels=1))
+    # Checked before the model loads, so a wrong mask fails at once.
+    images.check_image_and_mask(image[None], hole[None], where=f"{image_path} and {mask_path}")
     inpainted = Predictor(model_path)(image[None], hole[None])[0]
     if blend:
         inpainted = poisson_blend(image, inpainted, hole)
-    out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(tf.io.encode_png(inpainted).numpy())
     return inpainted

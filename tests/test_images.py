@@ -55,3 +55,31 @@ def test_bad_shapes_name_the_problem_and_the_fix(image_shape, mask_shape, messag
 
 def test_good_shapes_pass():
     images.check_image_and_mask(np.zeros((2, 8, 8, 3)), np.zeros((2, 8, 8, 1)))
+
+
+def test_float_images_in_0_1_become_rounded_uint8():
+    pixels = np.array([0.0, 0.2, 0.5, 1.0]).reshape(1, 1, 4, 1).repeat(3, -1)
+    np.testing.assert_array_equal(images.as_uint8_images(pixels)[0, 0, :, 0], [0, 51, 128, 255])
+
+
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        (np.full((1, 2, 2, 3), 2.0), "values up to 2; float images must be in"),
+        (np.full((1, 2, 2, 3), -0.5), "model_to_uint8"),
+        (np.full((1, 2, 2, 3), 300, np.int32), "expected 0..255"),
+    ],
+)
+def test_out_of_range_images_are_refused_not_clipped(pixels, message):
+    with pytest.raises(ValueError, match=message):
+        images.as_uint8_images(pixels)
+
+
+def test_mask_files_are_white_on_black_or_0_1_and_alpha_is_ignored():
+    gray = np.array([[[0], [100], [200]]], np.uint8)
+    np.testing.assert_array_equal(images.hole_from_mask_file(gray)[..., 0], [[0, 0, 1]])
+    zero_one = np.array([[[0], [1], [1]]], np.uint8)
+    np.testing.assert_array_equal(images.hole_from_mask_file(zero_one)[..., 0], [[0, 1, 1]])
+    # An opaque black mask with an alpha channel has no hole.
+    gray_alpha = np.array([[[0, 255], [0, 255]]], np.uint8)
+    assert images.hole_from_mask_file(gray_alpha).sum() == 0

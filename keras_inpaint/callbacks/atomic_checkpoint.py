@@ -5,10 +5,15 @@ Example:
     >>> callback = AtomicCheckpoint("runs/demo/checkpoints/last.keras")
 """
 
+import logging
 import os
 from pathlib import Path
 
 import keras
+
+from keras_inpaint.callbacks.divergence_guard import safe_to_save
+
+logger = logging.getLogger(__name__)
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
@@ -16,7 +21,9 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     The model goes to a temporary `.keras` file beside the target and is then
     renamed over it, so a crash during the save leaves the previous
-    checkpoint intact.
+    checkpoint intact. An epoch that ended with a non-finite loss (training
+    or validation) or non-finite weights is not saved: the file keeps the
+    last good epoch.
 
     Args:
         path: target `.keras` file, overwritten each epoch.
@@ -29,6 +36,13 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             raise ValueError(f"checkpoint path {self.path} must end in .keras")
 
     def on_epoch_end(self, epoch, logs=None):
+        if not safe_to_save(self.model, logs):
+            logger.warning(
+                "epoch %d ended with non-finite losses or weights: %s keeps the last good epoch.",
+                epoch + 1,
+                self.path,
+            )
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f".partial-{self.path.name}")
         self.model.save(partial)

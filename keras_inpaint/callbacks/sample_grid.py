@@ -68,6 +68,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         output = self.model((self.masked_image, self.mask), training=False)
+        if not bool(tf.reduce_all(tf.math.is_finite(output))):
+            return  # a diverged model: a grid of garbage would hide the failure
         grid = sample_grid(self.masked_image, self.mask, output, self.image)
         write_png(self.out_dir / f"epoch_{epoch + 1:03d}.png", grid)
         if self.writer is not None:

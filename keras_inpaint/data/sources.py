@@ -16,6 +16,14 @@ a data spec:
 A folder or TFRecord source without `heldout_path` / `heldout_pattern`
 evaluates on its training images (a warning says so).
 
+Images that do not decode (corrupt, truncated, or not images at all) are
+skipped, never a crash and never a silent drop: each one is named in a
+warning the first time it is met and counted in `SKIPPED_IMAGES` (training
+runs report the count per epoch, see `keras_inpaint.training.train`). The
+count is exact: each pass over a folder or a TFRecord file numbers its items
+and a cheap in-graph check finds the numbers that did not come out of the
+decoder; only those go back to Python.
+
 Example:
     >>> from keras_inpaint.data.sources import image_source
     >>> images = image_source({"type": "builtin"}, "train")
@@ -23,7 +31,9 @@ Example:
     TensorShape([None, None, 3])
 """
 
+import difflib
 import logging
+import threading
 from pathlib import Path
 
 import tensorflow as tf
@@ -107,6 +117,65 @@ SOURCE_KEYS = {
 SOURCE_TYPES = tuple(SOURCE_KEYS)
 
 
+class SkippedImages:
+    """A thread-safe count of the images a source skipped, by file (or TFRecord record).
+
+    `record` is called from the input pipeline for every skipped read; the
+    first skip of an item logs a warning naming it and the decoder's reason.
+    `snapshot` and `since` let a training run report its own skips.
+
+    Example:
+        >>> skipped = SkippedImages()
+        >>> before = skipped.snapshot()
+        >>> skipped.record("data/broken.jpg", "not an image")
+        >>> skipped.since(before)
+        {'data/broken.jpg': 1}
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._times = {}
+        self.reasons = {}
+
+    @property
+    def total(self):
+        """Skipped reads so far (a bad file counts once per pass over the data)."""
+        with self._lock:
+            return sum(self._times.values())
+
+    def record(self, item, reason):
+        with self._lock:
+            first = item not in self._times
+            self._times[item] = self._times.get(item, 0) + 1
+            self.reasons.setdefault(item, reason)
+        if first:
+            logger.warning(
+                "skipped an unreadable image: %s (%s). It is left out of every pass and "
+                "counted in the training log; delete or replace it to silence this.",
+                item,
+                reason,
+            )
+
+    def snapshot(self):
+        """A copy of the counts, to compare with later (`since`)."""
+        with self._lock:
+            return dict(self._times)
+
+    def since(self, snapshot):
+        """`{item: skips}` for the items skipped after `snapshot` was taken."""
+        with self._lock:
+            current = dict(self._times)
+        return {
+            item: times - snapshot.get(item, 0)
+            for item, times in current.items()
+            if times > snapshot.get(item, 0)
+        }
+
+
+# Every folder and TFRecord source of the process reports here.
+SKIPPED_IMAGES = SkippedImages()
+
+
 def known_tfds_entry(name):
     """The `KNOWN_TFDS` entry describing a tfds name (or its builder), or None.
 
@@ -152,10 +221,15 @@ def tfds_images(
     """
     entry = known_tfds_entry(name)
     if entry is None and not _is_tfds_name(name):
+        near = difflib.get_close_matches(
+            name.split("/")[0], tfds.list_builders(with_community_datasets=False), n=3
+        )
+        hint = f" Did you mean {', '.join(near)}?" if near else ""
         raise ValueError(
-            f"unknown tfds dataset {name!r}. Datasets the zoo knows: "
+            f"unknown tfds dataset {name!r}.{hint} Datasets the zoo knows: "
             f"{', '.join(KNOWN_TFDS)}; any tfds image dataset name works if it has an "
-            "image feature; pass image_key (default 'image') to name it."
+            "image feature (tfds.list_builders() lists every name); pass image_key "
+            "(default 'image') to name it."
         )
     tfds_split = _tfds_split(entry, split)
     read_config = None if shuffle_seed is None else tfds.ReadConfig(shuffle_seed=shuffle_seed)
@@ -187,18 +261,19 @@ def tfds_images(
     return examples.map(lambda example: _as_rgb_uint8(example[image_key]), tf.data.AUTOTUNE)
 
 
-def folder_images(path, shuffle_seed=None):
+def folder_images(path, shuffle_seed=None, skipped=None):
     """Images under a folder, searched recursively (.jpg, .jpeg, .png, .bmp, any case).
 
-    Files that cannot be decoded (corrupt, truncated, or not really images) are
-    skipped: tf.data's `ignore_errors` drops them and logs a warning with
-    the decoder's message for each one. Other files (.txt, .json, ...) are
-    never read.
+    Files that cannot be read or decoded (corrupt, truncated, or not really
+    images) are skipped and counted in `skipped` (see `SkippedImages`; the
+    first skip of each file logs a warning naming it). Other files (.txt,
+    .json, ...) are never read.
 
     Args:
         path: folder holding the images (nested folders allowed).
         shuffle_seed: when given, visit the files in a seeded random order,
-            reshuffled on every pass; otherwise in sorted path order.
+            a new one on every pass; otherwise in sorted path order.
+        skipped: the `SkippedImages` to report to (default `SKIPPED_IMAGES`).
 
     Returns:
         `tf.data.Dataset` of uint8 `(H, W, 3)`.
@@ -212,11 +287,94 @@ def folder_images(path, shuffle_seed=None):
         [(8, 8, 3)]
     """
     files = list_image_files(path)
-    names = tf.data.Dataset.from_tensor_slices(files)
-    if shuffle_seed is not None:
-        names = names.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
-    images = names.map(_read_image_file, num_parallel_calls=tf.data.AUTOTUNE)
-    return images.ignore_errors(log_warning=True)
+    skipped = SKIPPED_IMAGES if skipped is None else skipped
+    count = len(files)
+    table = tf.constant(files)
+
+    def file_order(key):
+        # A permutation drawn from `key`, so Python can tell which file sat at a
+        # position that came out empty (`report`).
+        return _file_order(key, count, shuffled=shuffle_seed is not None)
+
+    if shuffle_seed is None:
+        keys = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+    else:
+        keys = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).take(1)
+
+    def numbered_files(key):
+        positions = tf.data.Dataset.from_tensor_slices(file_order(key)).enumerate()
+        end = tf.data.Dataset.from_tensors(
+            (tf.constant(count, tf.int64), tf.constant(-1, tf.int64))
+        )
+        return positions.concatenate(end).map(lambda position, index: (key, position, index))
+
+    def read(key, position, index):
+        image = tf.cond(
+            index >= 0,
+            lambda: _read_image_file(table[tf.maximum(index, 0)]),
+            lambda: tf.zeros((0, 0, 3), tf.uint8),
+        )
+        return key, position, image
+
+    def report(key, first_missing, end):
+        order = file_order(tf.constant(key)).numpy()
+        for position in range(int(first_missing), int(end)):
+            name = files[order[position]]
+            skipped.record(name, _decode_failure(name))
+        return 0
+
+    images = keys.flat_map(numbered_files).map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    return _count_gaps(images.ignore_errors(), report)
+
+
+def _file_order(key, count, shuffled):
+    indices = tf.range(count, dtype=tf.int64)
+    if not shuffled:
+        return indices
+    seed = tf.stack([tf.cast(key, tf.int64), tf.constant(0, tf.int64)])
+    return tf.random.experimental.stateless_shuffle(indices, seed=seed)
+
+
+def _count_gaps(numbered, report):
+    """Find the positions missing from `(key, position, image)` and report them.
+
+    `numbered` holds items numbered 0, 1, ... in order, then an end marker
+    (an empty image) numbered with the item count, which always decodes; the
+    items a decoder dropped leave gaps. Only a gap calls Python
+    (`report(key, first_missing, end)`), so a clean pass costs a few scalar
+    ops per image.
+    """
+
+    def follow(last, item):
+        key, position, image = item
+        return position, (key, last + 1, position, image)
+
+    def check(key, first_missing, position, image):
+        flag = tf.cond(
+            position > first_missing,
+            lambda: tf.py_function(report, [key, first_missing, position], tf.int64),
+            lambda: tf.constant(0, tf.int64),
+        )
+        # The dependency keeps the report in the graph.
+        with tf.control_dependencies([flag]):
+            return key, position, tf.identity(image)
+
+    checked = numbered.scan(tf.constant(-1, tf.int64), follow)
+    checked = checked.map(check, num_parallel_calls=tf.data.AUTOTUNE)
+    checked = checked.filter(lambda key, position, image: tf.size(image) > 0)
+    return checked.map(lambda key, position, image: image)
+
+
+def _decode_failure(path):
+    # Runs only for a skipped file: decode it again to learn why it failed.
+    try:
+        _read_image_file(tf.constant(path))
+    except (tf.errors.OpError, ValueError) as error:
+        message = getattr(error, "message", str(error)).strip().splitlines()[-1]
+        # TensorFlow wraps the decoder's words in op names: keep the words.
+        message = message.split("}}")[-1].split("[Op:")[0].strip()
+        return message[:200]
+    return "it failed to decode in the input pipeline"
 
 
 def list_image_files(path):
@@ -239,7 +397,10 @@ def list_image_files(path):
             "'path' to a folder of .jpg/.jpeg/.png/.bmp images."
         )
     if not folder.is_dir():
-        raise NotADirectoryError(f"image folder {str(folder)!r} is a file, not a folder.")
+        raise NotADirectoryError(
+            f"image folder {str(folder)!r} is a file, not a folder; set the data spec's "
+            "source 'path' to the folder that holds the images."
+        )
     files = sorted(
         str(file)
         for file in folder.rglob("*")
@@ -253,17 +414,18 @@ def list_image_files(path):
     return files
 
 
-def tfrecord_images(pattern, image_key="image", shuffle_seed=None):
+def tfrecord_images(pattern, image_key="image", shuffle_seed=None, skipped=None):
     """Images stored in TFRecord files of `tf.train.Example`s.
 
     Each example holds the encoded image (JPEG, PNG, BMP or GIF bytes) in the
-    bytes feature `image_key`. Images that do not decode are skipped, as in
-    `folder_images`.
+    bytes feature `image_key`. Records that do not parse or decode are
+    skipped and counted, as in `folder_images` (named `<file> record <n>`).
 
     Args:
         pattern: file path or glob pattern, e.g. `"data/train-*.tfrecord"`.
         image_key: name of the encoded-image feature.
         shuffle_seed: when given, read the files in a seeded random order.
+        skipped: the `SkippedImages` to report to (default `SKIPPED_IMAGES`).
 
     Returns:
         `tf.data.Dataset` of uint8 `(H, W, 3)`.
@@ -287,19 +449,42 @@ def tfrecord_images(pattern, image_key="image", shuffle_seed=None):
             "'pattern' to a path or glob such as 'data/train-*.tfrecord'."
         )
     _check_tfrecord_key(files, image_key)
+    skipped = SKIPPED_IMAGES if skipped is None else skipped
     names = tf.data.Dataset.from_tensor_slices(files)
     if shuffle_seed is not None:
         names = names.shuffle(len(files), seed=shuffle_seed, reshuffle_each_iteration=True)
-    records = names.interleave(
-        tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
     features = {image_key: tf.io.FixedLenFeature([], tf.string)}
 
-    def decode(record):
-        encoded = tf.io.parse_single_example(record, features)[image_key]
-        return _decode_image(encoded)
+    def decode(file_name, index, record, is_end):
+        image = tf.cond(
+            is_end,
+            lambda: tf.zeros((0, 0, 3), tf.uint8),
+            lambda: _decode_image(tf.io.parse_single_example(record, features)[image_key]),
+        )
+        return file_name, index, image
 
-    return records.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors(log_warning=True)
+    def report(file_name, first_missing, end):
+        file_name = file_name.numpy().decode()
+        for index in range(int(first_missing), int(end)):
+            skipped.record(
+                f"{file_name} record {index}",
+                f"no decodable image in the feature {image_key!r}",
+            )
+        return 0
+
+    def images_of_file(file_name):
+        records = tf.data.TFRecordDataset(file_name).map(lambda record: (record, False))
+        end = tf.data.Dataset.from_tensors((tf.constant(b""), True))
+
+        def number(next_index, item):
+            record, is_end = item
+            return next_index + 1, (file_name, next_index, record, is_end)
+
+        numbered = records.concatenate(end).scan(tf.constant(0, tf.int64), number)
+        decoded = numbered.map(decode, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+        return _count_gaps(decoded, report)
+
+    return names.interleave(images_of_file, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def check_source_spec(source_spec):

@@ -9,7 +9,10 @@ The export is written to a hidden temporary folder beside the version, flushed
 to disk and renamed into place, so a crash (even SIGKILL or a power cut) never
 leaves a half-written version a server would pick up, and an existing version
 is never overwritten. A killed export leaves its `.tmp-*` folder behind, which
-TF Serving and `next_version` ignore.
+TF Serving and `next_version` ignore. A failed write (read-only or full
+destination, no permission) raises an OSError naming the destination, the
+cause and the fix, after removing everything the export created: no partial
+version, no temporary folder.
 
 Example:
     >>> from keras_inpaint.export import export_saved_model
@@ -18,6 +21,7 @@ Example:
     ('builtin_64', '1')
 """
 
+import errno
 import os
 import re
 import shutil
@@ -25,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from keras_inpaint.export.signatures import (
     BYTES_SIGNATURE,
@@ -108,6 +113,38 @@ def _publish(staging, target):
         os.close(directory)
 
 
+# What a failed write means, and what to do about it.
+_WRITE_FAILURES = {
+    errno.ENOSPC: ("the disk is full", "free space there or pass another --base folder"),
+    errno.EDQUOT: ("the disk quota is exhausted", "free space or pass another --base folder"),
+    errno.EROFS: ("the file system is read-only", "pass a writable --base folder"),
+    errno.EACCES: ("permission denied", "pass a --base folder you can write to"),
+    errno.EPERM: ("operation not permitted", "pass a --base folder you can write to"),
+}
+_TF_WRITE_FAILURES = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+    "Permission denied": errno.EACCES,
+}
+
+
+def _write_error(target, error):
+    """An OSError naming the export destination, the cause and the fix."""
+    code = getattr(error, "errno", None)
+    if code is None:
+        text = getattr(error, "message", str(error))
+        code = next((value for key, value in _TF_WRITE_FAILURES.items() if key in text), None)
+    cause, fix = _WRITE_FAILURES.get(
+        code, (str(getattr(error, "message", error)).strip(), "check the destination folder")
+    )
+    return OSError(
+        code or errno.EIO,
+        f"cannot write the export {target}: {cause}. Nothing was published (no partial "
+        f"version, temporary files removed); {fix}.",
+    )
+
+
 def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAULT_MAX_SIDE):
     """Write `source` as `<base_dir>/<name>/<version>/` and return that path.
 
@@ -132,29 +169,44 @@ def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAU
             f"the next free one ({next_version(model_dir)})."
         )
     rule = SizeRule.for_generator(model.generator)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    # TF Serving ignores folders whose name is not a number, so the temporary
-    # folder is invisible to a server until the rename.
+    created = [folder for folder in (Path(base_dir), model_dir) if not folder.exists()]
     staging = model_dir / f".tmp-{version}-{uuid.uuid4().hex}"
-    staging.mkdir()
     try:
-        # Only the variables the endpoints use are saved (the generator's), not
-        # the discriminator's or the optimizers'.
-        archive = keras.export.ExportArchive()
-        archive.add_endpoint(
-            SIGNATURE,
-            serving_function(model, max_side),
-            input_signature=image_input_signature(rule),
-        )
-        archive.add_endpoint(
-            BYTES_SIGNATURE,
-            bytes_serving_function(model, max_side),
-            input_signature=bytes_input_signature(),
-        )
-        archive.write_out(str(staging), verbose=False)
-        write_warmup_requests(staging, name, rule)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        # TF Serving ignores folders whose name is not a number, so the temporary
+        # folder is invisible to a server until the rename.
+        staging.mkdir()
+        _write_version(model, staging, name, rule, max_side)
         _publish(staging, target)
+    except FileExistsError:
+        raise
+    except (OSError, tf.errors.OpError) as error:
+        raise _write_error(target, error) from error
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        # Folders this export created and left empty go too.
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
     return target
+
+
+def _write_version(model, staging, name, rule, max_side):
+    # Only the variables the endpoints use are saved (the generator's), not
+    # the discriminator's or the optimizers'.
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint(
+        SIGNATURE,
+        serving_function(model, max_side),
+        input_signature=image_input_signature(rule),
+    )
+    archive.add_endpoint(
+        BYTES_SIGNATURE,
+        bytes_serving_function(model, max_side),
+        input_signature=bytes_input_signature(),
+    )
+    archive.write_out(str(staging), verbose=False)
+    write_warmup_requests(staging, name, rule)

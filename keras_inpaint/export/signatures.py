@@ -6,7 +6,8 @@
             the hole from the model.
 `inpaint_bytes`:
     inputs  `image_bytes`, `mask_bytes` string `[B]`: PNG or JPEG files (a mask pixel
-            brighter than 127 is a hole: white on black, robust to JPEG noise)
+            brighter than 127 is a hole: white on black, robust to JPEG noise; a file
+            of only 0 and 1 is a 0/1 mask, as in `keras_inpaint.images.hole_from_mask_file`)
     output  `inpainted_bytes` string `[B]`: PNG files. TF Serving's REST API writes
             outputs whose name ends in `_bytes` as `{"b64": ...}`.
 
@@ -101,7 +102,9 @@ def bytes_serving_function(model, max_side=DEFAULT_MAX_SIDE):
     def inpaint_file(pair):
         image = tf.io.decode_image(pair[0], channels=3, expand_animations=False)
         mask = tf.io.decode_image(pair[1], channels=1, expand_animations=False)
-        hole = tf.cast(mask > 127, tf.uint8)
+        # White on black (> 127); a file of only 0 and 1 is a 0/1 mask (1 = hole).
+        threshold = tf.where(tf.reduce_max(mask) <= 1, tf.constant(0, tf.uint8), 127)
+        hole = tf.cast(mask > threshold, tf.uint8)
         inpainted = inpaint_uint8(model, rule, image[None], hole[None], max_side)
         return tf.io.encode_png(inpainted[0])
 

@@ -21,7 +21,9 @@ VGG16 weights: `weights="imagenet"` reads Keras's own cache,
 network access a missing file raises FileNotFoundError at once, naming the
 file to fetch (`VGG16_NOTOP_URL`, 58 MB, the "notop" weights of
 `keras.applications.VGG16`) and where to put it. A path loads that file;
-`None` gives random weights (tests).
+`None` gives random weights (tests). A file that exists but does not load
+(truncated download, another network's weights) raises ValueError naming the
+file and the URL to fetch it again.
 
 Example:
     >>> import numpy as np
@@ -144,9 +146,18 @@ class VGG16Features:
     def __init__(self, weights="imagenet", layer_names=POOL_LAYERS):
         self.weights = weights
         self.layer_names = tuple(layer_names)
-        vgg = keras.applications.VGG16(
-            include_top=False, weights=resolve_vgg16_weights(weights), input_shape=(None, None, 3)
-        )
+        path = resolve_vgg16_weights(weights)
+        try:
+            vgg = keras.applications.VGG16(
+                include_top=False, weights=path, input_shape=(None, None, 3)
+            )
+        except (OSError, ValueError) as error:
+            # h5py and Keras word a damaged or foreign file in many ways; name the fix.
+            raise ValueError(
+                f"VGG16 weights file {path} does not load ({type(error).__name__}: "
+                f"{' '.join(str(error).split())[:200]}); it is truncated or not the "
+                f"'notop' weights. Fetch {VGG16_NOTOP_URL} again and replace the file."
+            ) from None
         vgg.trainable = False
         outputs = [vgg.get_layer(name).output for name in self.layer_names]
         self.model = keras.Model(vgg.input, outputs, name="vgg16_features")

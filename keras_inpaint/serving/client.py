@@ -75,7 +75,18 @@ def _image_batch(images):
         )
     if images.dtype != np.uint8:
         raise ValueError(f"images must be uint8 pixels in [0, 255]; got {images.dtype}")
+    _check_not_unit_range(images)
     return images
+
+
+def _check_not_unit_range(pixels):
+    # An image in [0, 1] cast to uint8 is all 0s and 1s: served, it would come back
+    # nearly black with a visible fill; refuse it rather than send it.
+    if pixels.size and pixels.max() == 1:
+        raise ValueError(
+            "the image's pixels are all 0 or 1: an image in [0, 1] cast to uint8? Send "
+            "0..255 values: (image * 255).round().astype(np.uint8)"
+        )
 
 
 def _mask_batch(masks, images):
@@ -121,14 +132,16 @@ def inputs_request(images, masks, signature_name=SIGNATURE):
 
 
 def _file_bytes(item, is_mask):
+    if isinstance(item, (str, Path)):
+        item = Path(item).read_bytes()
     if isinstance(item, bytes):
         return item
-    if isinstance(item, (str, Path)):
-        return Path(item).read_bytes()
     pixels = np.asarray(item)
     if is_mask:
         # inpaint_bytes reads a mask file as white (> 127) = hole.
         pixels = np.where(pixels != 0, 255, 0).astype(np.uint8)
+    elif pixels.dtype == np.uint8:
+        _check_not_unit_range(pixels)
     return encode_png(pixels)
 
 

@@ -27,12 +27,36 @@ Example:
 import base64
 import binascii
 import re
+from itertools import chain
 
 import numpy as np
 
 DEFAULT_SIGNATURE = "serving_default"
 ROW = "row"
 COLUMNAR = "columnar"
+# A predict body nests at most 7 deep (body, instances, instance, H, W, C lists);
+# far deeper bodies would exhaust Python's recursion limit downstream.
+MAX_NESTING = 32
+
+
+def check_nesting(body, limit=MAX_NESTING):
+    """Raise ValueError when JSON `body` nests lists and objects more than `limit` deep.
+
+    Walks one level at a time (no recursion), so any depth is safe to check.
+    """
+    level, depth = [body], 0
+    while level:
+        depth += 1
+        if depth > limit:
+            raise ValueError(
+                f"the request body nests lists or objects more than {limit} deep; a predict "
+                'body is {"instances": [...]} or {"inputs": {...}} with [H][W][C] pixel lists'
+            )
+        children = chain(
+            chain.from_iterable(item for item in level if type(item) is list),
+            chain.from_iterable(item.values() for item in level if type(item) is dict),
+        )
+        level = [item for item in children if type(item) is list or type(item) is dict]
 
 
 def _shape_text(shape):
@@ -83,10 +107,7 @@ def _numeric_array(value, name, dtype):
         return array.astype(dtype)
     if dtype.kind in "iu":
         if array.dtype.kind not in "iu":
-            raise ValueError(
-                f"input '{name}' is {dtype.name}: it takes integers only; got "
-                f"{'non-numbers' if array.dtype.kind not in 'biuf' else array.dtype.name} values"
-            )
+            raise ValueError(f"input '{name}' is {dtype.name}: {_not_integers(array)}")
         limits = np.iinfo(dtype)
         if array.min() < limits.min or array.max() > limits.max:
             raise ValueError(
@@ -96,6 +117,26 @@ def _numeric_array(value, name, dtype):
     elif array.dtype.kind not in "biuf":
         raise ValueError(f"input '{name}' is {dtype.name}: it takes numbers only")
     return array.astype(dtype)
+
+
+def _not_integers(array):
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            return (
+                "it takes integers only; got NaN or Infinity (JSON has no such numbers); "
+                "send pixels as integers in 0..255"
+            )
+        return (
+            "it takes integers only; got numbers with a decimal point (a float image?); "
+            "send integers in 0..255: multiply an image in [0, 1] by 255 and round"
+        )
+    if array.dtype.kind == "b":
+        return "it takes integers only; got true/false values; send 0 or 1 (or 0..255)"
+    if array.dtype.kind == "O" and any(
+        isinstance(item, int) and not isinstance(item, bool) for item in array.flat
+    ):
+        return "it takes integers only; got integers too large for any integer type"
+    return "it takes integers only; got values that are not numbers (strings, null, objects?)"
 
 
 def to_array(value, name, dtype, shape):
@@ -213,4 +254,7 @@ def op_error_message(error):
     noise = ("Graph execution error", "Detected at node", "<stack traces", "[[")
     reasons = [line.strip() for line in text.splitlines()]
     reasons = [line for line in reasons if line and not line.startswith(noise)]
-    return re.sub(r"\s*\[Op:\S+\]$", "", reasons[0] if reasons else text).strip()
+    reason = reasons[0] if reasons else " ".join(text.split())
+    # Eager errors start with the wrapped function's name: noise to a user.
+    reason = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", reason)
+    return re.sub(r"\s*\[Op:\S+\]$", "", reason).strip()

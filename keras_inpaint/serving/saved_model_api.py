@@ -9,6 +9,7 @@ from fastapi.responses import Response
 from pydantic import RootModel, model_validator
 
 from keras_inpaint.serving.rest_protocol import (
+    check_nesting,
     encode_predict_response,
     op_error_message,
     parse_predict_body,
@@ -20,14 +21,19 @@ class _PredictBody(RootModel[dict[str, Any]]):
 
     TF Serving reads the body as JSON regardless of the header, and its documented
     curl calls (`curl -d '{...}'`) send form encoding; bodies that did not arrive as
-    JSON are parsed here.
+    JSON are parsed here. Bodies nested deeper than any predict body are refused
+    here, in the HTTP process, before they reach the inference worker.
     """
 
     @model_validator(mode="before")
     @classmethod
     def _parse_raw_body(cls, data):
         if isinstance(data, (bytes, str)):
-            return json.loads(data)
+            try:
+                data = json.loads(data)
+            except RecursionError:
+                raise ValueError("the request body nests lists or objects too deeply") from None
+        check_nesting(data)
         return data
 
 

@@ -10,8 +10,10 @@ highest numbered version under `<base>/<name>/` and answers
 - `GET /v1/models/<name>`: the version served and its state;
 
 errors are `{"error": message}` with a 4xx status (400 bad body, 404 unknown
-model or path, 413 body over the size limit, 405 wrong method), 500 for a
-failure of the model itself, 504 for a request over the time limit.
+model or path, 405 wrong method, 408 request not received in time, 413 body
+over the size limit, 431 headers too large), 500 for a failure of the model
+itself, 504 for a request over the time limit. Slow or stalled clients are
+disconnected (`keras_inpaint.serving.slow_clients`) without holding up others.
 
 Example:
     $ keras-inpaint serve --model-dir exports/builtin_64 --port 8501
@@ -29,11 +31,17 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from keras_inpaint.serving.saved_model_api import SavedModelAPI
+from keras_inpaint.serving.slow_clients import guarded_protocol
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
+DEFAULT_REQUEST_READ_TIMEOUT = 60.0
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_CONNECTIONS = 1000
+# Seconds an idle keep-alive connection stays open (uvicorn's default, made explicit).
+KEEP_ALIVE_SECONDS = 5
 
 
 def latest_version(model_dir):
@@ -93,6 +101,8 @@ def _validation_message(error):
         if problem.get("type") == "json_invalid" or "JSONDecodeError" in repr(problem.get("ctx")):
             reason = problem.get("ctx", {}).get("error", problem.get("msg"))
             return f"the request body is not valid JSON: {reason}"
+        if problem.get("type") == "value_error":
+            return str(problem.get("msg", "")).removeprefix("Value error, ")
     return (
         'the request body must be a JSON object, {"instances": [...]} or {"inputs": {...}}, '
         'with an optional "signature_name"'
@@ -142,6 +152,14 @@ def build_server(model_dirs, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, timeou
                 '(keras-inpaint serve --max-request-bytes); send {"b64": ...} PNG or JPEG '
                 "files (signature inpaint_bytes) or fewer images per request",
             )
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            # FastAPI's words for a body that made the JSON parser fail in another way
+            # than a syntax error (nesting too deep for Python's parser).
+            return _error(
+                400,
+                "the request body could not be read as JSON (nested too deeply?); send "
+                '{"instances": [...]} or {"inputs": {...}} with images as [H][W][C] lists',
+            )
         return _error(error.status_code, str(error.detail))
 
     async def invalid_body(request: Request, error: RequestValidationError):
@@ -165,18 +183,55 @@ def _stop_on_sigterm(server_pid):
     return handler
 
 
+def _raise_open_file_limit(connections):
+    # Each connection is a file descriptor; a soft limit of 1024 (common) would
+    # refuse connections before `max_connections` answers them with 503.
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256  # the server's own files, queues and worker pipes
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def serve(
     model_dirs,
     host=DEFAULT_HOST,
     port=DEFAULT_PORT,
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
     timeout=DEFAULT_TIMEOUT,
+    request_read_timeout=DEFAULT_REQUEST_READ_TIMEOUT,
+    max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
+    max_connections=DEFAULT_MAX_CONNECTIONS,
 ):
     """Serve `model_dirs` on `host:port` until interrupted (Ctrl+C or SIGTERM).
 
     `host` is `127.0.0.1` (this machine only, the default), `0.0.0.0` or `::`
     (every interface: put it behind something that authenticates).
+
+    Args:
+        model_dirs: model folders `<base>/<name>` (see `build_server`).
+        host: the address to listen on.
+        port: the TCP port.
+        max_request_bytes: larger request bodies get HTTP 413.
+        timeout: seconds a request may queue and run before HTTP 504.
+        request_read_timeout: seconds a client has to send one whole request
+            (headers and body) from its first byte; a slower one gets HTTP 408
+            and is disconnected.
+        max_header_bytes: most bytes of request line and headers (HTTP 431 above).
+        max_connections: open connections at most; more get HTTP 503.
+
+    Example:
+    ```python
+    serve(["exports/builtin_64"], port=8501)  # blocks; Ctrl+C stops it
+    ```
     """
+    if int(max_connections) < 1:
+        raise ValueError(f"max_connections must be at least 1; got {max_connections}")
+    protocol = guarded_protocol(request_read_timeout, max_header_bytes)
     server, versions = build_server(model_dirs, max_request_bytes, timeout)
     for name, (number, folder) in versions.items():
         print(
@@ -184,6 +239,7 @@ def serve(
             f"http://{host}:{port}/v1/models/{name}:predict",
             flush=True,
         )
+    _raise_open_file_limit(int(max_connections))
     signal.signal(signal.SIGTERM, _stop_on_sigterm(os.getpid()))
     server.run(
         host=host,
@@ -191,4 +247,7 @@ def serve(
         num_api_servers=1,
         generate_client_file=False,
         log_level="warning",
+        http=protocol,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        limit_concurrency=int(max_connections),
     )

@@ -7,10 +7,11 @@ from keras_inpaint.training.recipes import (
     load_recipe,
     validate_recipe,
 )
-from keras_inpaint.training.trainer import evaluate_heldout, train
+from keras_inpaint.training.trainer import TrainingDivergedError, evaluate_heldout, train
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "TrainingDivergedError",
     "build_inpainter",
     "build_networks",
     "evaluate_heldout",

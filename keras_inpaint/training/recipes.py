@@ -22,7 +22,14 @@ from keras_inpaint.resources import resolve_json
 
 REQUIRED_KEYS = ("name", "image_size", "inpainter", "generator", "optimizers", "data", "training")
 OPTIONAL_KEYS = ("description", "discriminator", "paper")
-TRAINING_KEYS = ("batch_size", "epochs", "steps_per_epoch", "validation_batches")
+TRAINING_KEYS = (
+    "batch_size",
+    "epochs",
+    "steps_per_epoch",
+    "validation_batches",
+    "backup_every_steps",
+    "backup_every_seconds",
+)
 DEFAULT_RECIPE = "context_encoder/builtin_64"
 
 

@@ -1,9 +1,24 @@
 """One training run: recipe + data spec -> checkpoints, logs, samples, evaluation, export.
 
 `train()` is what `keras-inpaint train` and `train.py` call. Everything goes
-into one run directory (layout in docs/ARCHITECTURE.md). Running the same
-command again resumes from the last epoch backup; a finished run is not
-retrained, only evaluated and exported again.
+into one run directory (layout in docs/ARCHITECTURE.md).
+
+Crashes: the whole training state (weights, both optimizers, the step
+counter that drives GLCIC's phases and PEPSI's coarse weight, the epoch's
+metric sums) is backed up atomically under `<run>/backup/` every tenth of an
+epoch (or every `backup_every_steps` steps / `backup_every_seconds`) and at
+every epoch end. Running the same command again after a crash, even a SIGKILL mid-epoch, resumes at
+the last backup's step inside its epoch, with the recipe's learning rates and
+a fresh seeded data order; `metrics.csv` keeps one row per epoch. A finished
+run is not retrained, only evaluated and exported again.
+
+Divergence: the first NaN or Inf loss stops the run and `train` raises
+`TrainingDivergedError` naming the loss, the step and the last good
+checkpoint; nothing non-finite is ever written to the checkpoint or backup.
+
+Unreadable images in a folder or TFRecord source are skipped, named once in
+a warning and counted per epoch (`skipped_images` in `metrics.csv` and
+TensorBoard, details in `<run>/data_warnings.json`).
 
 Example:
     >>> from keras_inpaint.training import train
@@ -14,17 +29,37 @@ Example:
 """
 
 import json
+import logging
 import os
 from pathlib import Path
 
 import keras
 
 from keras_inpaint.baselines import mean_fill
-from keras_inpaint.callbacks import AtomicCheckpoint, SampleGrid
+from keras_inpaint.callbacks import (
+    AtomicCheckpoint,
+    DivergenceGuard,
+    MetricsCSV,
+    SampleGrid,
+    SkippedImagesLog,
+    TrainingBackup,
+)
 from keras_inpaint.data import build_dataset, load_data_spec
 from keras_inpaint.evaluation import compare_methods
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.training.recipes import DEFAULT_RECIPE, build_inpainter, load_recipe
+
+logger = logging.getLogger(__name__)
+
+# By default a killed run loses at most a tenth of an epoch of training.
+DEFAULT_BACKUPS_PER_EPOCH = 10
+
+
+class TrainingDivergedError(ValueError):
+    """A loss or weight became NaN or Inf; the message names it and the last good checkpoint.
+
+    A ValueError because the fix is a setting (learning rate) or the data.
+    """
 
 
 def write_json(path, payload):
@@ -51,17 +86,60 @@ def _prepare_run_dir(out_dir, recipe, data_spec):
     return out_dir
 
 
-def _callbacks(out_dir, sample_batch):
+def _callbacks(out_dir, sample_batch, guard, backup, first_epoch):
+    # Order matters: the guard sees a NaN first; the skipped-image count is put
+    # into the logs before the CSV and TensorBoard write them.
     return [
-        keras.callbacks.BackupAndRestore(
-            str(out_dir / "backup"), delete_checkpoint=False, double_checkpoint=True
-        ),
+        guard,
+        backup,
         AtomicCheckpoint(out_dir / "checkpoints" / "last.keras"),
-        keras.callbacks.CSVLogger(str(out_dir / "metrics.csv"), append=True),
+        SkippedImagesLog(out_dir / "data_warnings.json"),
+        MetricsCSV(out_dir / "metrics.csv", first_epoch=first_epoch),
         keras.callbacks.TensorBoard(str(out_dir / "logs"), write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
         SampleGrid(sample_batch, out_dir / "samples", log_dir=out_dir / "logs"),
     ]
+
+
+def _constant_learning_rates(model):
+    """`[(optimizer, rate)]` for the optimizers whose learning rate is a plain number."""
+    rates = []
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        if optimizer is None:
+            continue
+        if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            continue
+        rates.append((optimizer, float(keras.ops.convert_to_numpy(optimizer.learning_rate))))
+    return rates
+
+
+def _resume_position(state, steps_per_epoch):
+    """`(epoch, steps done in it)` to continue from, given a restored backup state."""
+    if state is None:
+        return 0, 0
+    epoch, epoch_step = int(state["epoch"]), int(state["epoch_step"])
+    if epoch_step >= steps_per_epoch:
+        # The run was resumed with shorter epochs than it was saved with.
+        return epoch + 1, 0
+    return epoch, epoch_step
+
+
+def _divergence_message(guard, out_dir, backup):
+    checkpoint = out_dir / "checkpoints" / "last.keras"
+    if checkpoint.is_file():
+        saved = f"the last good checkpoint is {checkpoint}"
+    else:
+        saved = "no epoch had finished, so no checkpoint was written"
+    latest = backup.latest()
+    if latest is not None:
+        resume = f"the backup {latest[0]} holds step {latest[1]}, where the same command resumes"
+    else:
+        resume = "there is no backup yet, so the same command starts over"
+    return (
+        f"training diverged: {guard.describe()}. Nothing non-finite was saved: {saved}; "
+        f"{resume}. Fix: lower the learning rate in the recipe's 'optimizers' (a resumed "
+        "run takes the recipe's learning rates), check the data for broken or extreme "
+        "images, or use another --seed."
+    )
 
 
 def evaluate_heldout(model, heldout):
@@ -83,6 +161,8 @@ def train(
     seed=0,
     export=True,
     verbose="auto",
+    backup_every_steps=None,
+    backup_every_seconds=None,
 ):
     """Train a recipe and write a complete run directory.
 
@@ -94,10 +174,20 @@ def train(
         seed: seeds weights, crops and masks.
         export: write the SavedModel under `<out_dir>/export/`.
         verbose: passed to `fit` (progress bar by default).
+        backup_every_steps: back up the training state every this many steps
+            (default: the recipe's `backup_every_steps`, else a tenth of an
+            epoch unless `backup_every_seconds` is set).
+        backup_every_seconds: also back up when this much time passed since
+            the last backup (default: the recipe's `backup_every_seconds`).
+            Every epoch end is backed up too.
 
     Returns:
         dict with `out_dir`, `history`, `evaluation` (held-out metrics of the
         model and of mean fill) and `export` (the SavedModel path or None).
+
+    Raises:
+        TrainingDivergedError: a loss became NaN or Inf (the message says
+            where, the last good checkpoint and the fix).
     """
     recipe = load_recipe(recipe) if not isinstance(recipe, dict) else recipe
     data_spec = load_data_spec(data or recipe["data"])
@@ -107,24 +197,72 @@ def train(
             settings[key] = value
     if batch_size is not None:
         settings["batch_size"] = batch_size
+    if backup_every_steps is None:
+        backup_every_steps = settings.get("backup_every_steps")
+    if backup_every_seconds is None:
+        backup_every_seconds = settings.get("backup_every_seconds")
+    if backup_every_steps is None and backup_every_seconds is None:
+        backup_every_steps = max(1, settings["steps_per_epoch"] // DEFAULT_BACKUPS_PER_EPOCH)
     out_dir = _prepare_run_dir(out_dir or Path("runs") / recipe["name"], recipe, data_spec)
 
     keras.utils.set_random_seed(seed)
     model = build_inpainter(recipe)
     size = recipe["image_size"]
-    train_batches = build_dataset(data_spec, size, settings["batch_size"], "train", seed=seed)
+    total_epochs, steps = settings["epochs"], settings["steps_per_epoch"]
     heldout = build_dataset(data_spec, size, settings["batch_size"], "heldout", seed=seed)
     heldout = heldout.take(settings.get("validation_batches", 4)).cache()
 
-    history = model.fit(
-        train_batches,
-        epochs=settings["epochs"],
-        steps_per_epoch=settings["steps_per_epoch"],
-        validation_data=heldout,
-        callbacks=_callbacks(out_dir, next(iter(heldout))),
-        shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset
-        verbose=verbose,
+    backup = TrainingBackup(
+        out_dir / "backup", every_steps=backup_every_steps, every_seconds=backup_every_seconds
     )
+    recipe_rates = _constant_learning_rates(model)
+    state = backup.restore(model)
+    epoch, epoch_step = _resume_position(state, steps)
+    if state is not None:
+        for optimizer, rate in recipe_rates:
+            optimizer.learning_rate = rate
+        logger.warning(
+            "resuming %s from step %d (epoch %d, after %d of its %d steps), backup %s",
+            out_dir,
+            state["step"],
+            epoch + 1,
+            epoch_step,
+            steps,
+            state["path"],
+        )
+    guard = DivergenceGuard()
+    callbacks = _callbacks(out_dir, next(iter(heldout)), guard, backup, first_epoch=epoch)
+
+    def fit(first_epoch, epoch_steps, last_epoch):
+        # A resumed run gets a data order of its own (seeded by the step), so
+        # it does not replay the batches of the run's start.
+        step = int(keras.ops.convert_to_numpy(model.step_counter))
+        data_seed = seed if step == 0 else seed + step
+        batches = build_dataset(data_spec, size, settings["batch_size"], "train", seed=data_seed)
+        return model.fit(
+            batches,
+            initial_epoch=first_epoch,
+            epochs=last_epoch,
+            steps_per_epoch=epoch_steps,
+            validation_data=heldout,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset
+            verbose=verbose,
+        ).history
+
+    history = {}
+    if epoch < total_epochs and epoch_step > 0:
+        # Finish the interrupted epoch with its remaining steps first.
+        backup.begin(epoch, epoch_step, metrics=state.get("metrics"))
+        history = fit(epoch, steps - epoch_step, epoch + 1)
+        epoch += 1
+    if epoch < total_epochs and guard.failure is None:
+        backup.begin(epoch)
+        for name, values in fit(epoch, steps, total_epochs).items():
+            history[name] = history.get(name, []) + values
+    if guard.failure is not None:
+        raise TrainingDivergedError(_divergence_message(guard, out_dir, backup))
+
     evaluation = evaluate_heldout(model, heldout)
     write_json(out_dir / "evaluation.json", evaluation)
     export_path = None
@@ -133,7 +271,7 @@ def train(
         export_path = export_saved_model(model, out_dir / "export", name=short_name)
     return {
         "out_dir": str(out_dir),
-        "history": history.history,
+        "history": history,
         "evaluation": evaluation,
         "export": str(export_path) if export_path else None,
     }

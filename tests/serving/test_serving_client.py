@@ -138,8 +138,11 @@ def files(image_bytes, mask_bytes):
     "body, message",
     [
         ({"instances": "x"}, '"instances" must be a non-empty list'),
-        ({"instances": [{"image": [[[1, 2, 3]]], "mask": True}]}, "takes integers only; got bool"),
-        ({"instances": [{"image": [[["a", 2, 3]]], "mask": [[[0]]]}]}, "non-numbers"),
+        (
+            {"instances": [{"image": [[[1, 2, 3]]], "mask": True}]},
+            "takes integers only; got true/false",
+        ),
+        ({"instances": [{"image": [[["a", 2, 3]]], "mask": [[[0]]]}]}, "not numbers"),
         ({"instances": [{"image": [[[-1, 2, 3]]], "mask": [[[0]]]}]}, "got -1..3"),
         (files([{"b64": "YQ=="}, 3], []), "takes strings or"),
         (files([{"b64": "YQ==", "x": 1}], []), 'binary values must be written {"b64"'),

@@ -412,7 +412,8 @@ def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
 
 def test_the_python_client_example_of_the_docs_runs_against_the_server(server, tmp_path):
     docs = (ROOT / "docs" / "SERVING.md").read_text()
-    (example,) = re.findall(r"```python\n(.*?)```", docs, re.S)
+    # The first Python block is the client example (the second starts a server).
+    example = re.findall(r"```python\n(.*?)```", docs, re.S)[0]
     example = example.replace('"http://127.0.0.1:8501", "builtin_64"', f'"{server.url}", "fcn"')
     image, mask = photo_and_hole(1, 50, 77, seed=15)
     (tmp_path / "photo.png").write_bytes(client.encode_png(image[0]))

@@ -1,0 +1,54 @@
+"""`metrics.csv` that a resumed run continues without duplicate or stale epochs.
+
+Example:
+    >>> from keras_inpaint.callbacks import MetricsCSV
+    >>> callback = MetricsCSV("runs/demo/metrics.csv", first_epoch=0)
+"""
+
+import csv
+import os
+from pathlib import Path
+
+import keras
+
+
+class MetricsCSV(keras.callbacks.CSVLogger):
+    """`keras.callbacks.CSVLogger(path, append=True)` that first drops rows from `first_epoch` on.
+
+    A run killed after writing an epoch's row but before backing it up, or a
+    run that diverged (its last row holds NaN), is resumed from an earlier
+    epoch; the rows of the epochs it will run again are removed so each epoch
+    appears once.
+
+    Args:
+        path: the CSV file.
+        first_epoch: 0-based epoch the coming `fit` starts at.
+    """
+
+    def __init__(self, path, first_epoch=0):
+        super().__init__(str(path), append=True)
+        self.path = Path(path)
+        self.first_epoch = first_epoch
+        self._pruned = False
+
+    def on_train_begin(self, logs=None):
+        if not self._pruned:
+            self._pruned = True
+            self._drop_rows_from(self.first_epoch)
+        super().on_train_begin(logs)
+
+    def _drop_rows_from(self, first_epoch):
+        if not self.path.is_file():
+            return
+        with open(self.path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        if not rows or "epoch" not in rows[0]:
+            return
+        column = rows[0].index("epoch")
+        kept = [rows[0]] + [row for row in rows[1:] if int(row[column]) < first_epoch]
+        if len(kept) == len(rows):
+            return
+        partial = self.path.with_name(f".partial-{self.path.name}")
+        with open(partial, "w", newline="") as handle:
+            csv.writer(handle).writerows(kept)
+        os.replace(partial, self.path)

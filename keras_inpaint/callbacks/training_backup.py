@@ -1,0 +1,240 @@
+"""Back up the whole training state every few steps, so a killed run loses at most those steps.
+
+Keras's `BackupAndRestore` resumes at the start of the interrupted epoch
+(it records the batch but does not use it) and writes its files in place.
+`TrainingBackup` keeps complete, atomically published snapshots under
+`<backup_dir>/step-<NNN>/` (weights with the optimizers' state and the step
+counter, plus `state.json`: epoch, batch within the epoch, metric
+accumulators), so `keras_inpaint.training.train` restarts mid-epoch at the
+saved step.
+
+Only healthy states are published: a mid-epoch snapshot is written to a
+hidden folder and renamed into place only after the next batch's losses came
+out finite, and an epoch-end snapshot only when the weights and every logged
+loss (validation included) are finite. A SIGKILL during a save leaves a
+hidden `.partial-*` folder that the next run deletes.
+
+Example:
+    >>> from keras_inpaint.callbacks import TrainingBackup
+    >>> backup = TrainingBackup("runs/demo/backup", every_steps=50)
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import keras
+
+from keras_inpaint.callbacks.divergence_guard import global_step, non_finite_losses, safe_to_save
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "training.weights.h5"
+STATE_FILE = "state.json"
+
+
+def _fsync_tree(folder):
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Atomic step-level snapshots of a training run, and their restore.
+
+    Args:
+        backup_dir: folder of the snapshots (owned by this callback).
+        every_steps: snapshot every this many training steps; None to use
+            `every_seconds` only.
+        every_seconds: snapshot when this much time has passed since the
+            last one (checked after each step); None to use `every_steps` only.
+        keep: snapshots kept (the newest ones); 2 leaves one to fall back on
+            if the newest turns out unreadable.
+
+    Every epoch end is snapshotted too. Call `restore(model)` before `fit`
+    and `begin(epoch, epoch_step, metrics)` before each `fit` call.
+    """
+
+    def __init__(self, backup_dir, every_steps=None, every_seconds=None, keep=2):
+        super().__init__()
+        if every_steps is not None and (not isinstance(every_steps, int) or every_steps < 1):
+            raise ValueError(f"every_steps must be a positive int or None; got {every_steps!r}.")
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1; got {keep!r}.")
+        self.backup_dir = Path(backup_dir)
+        self.every_steps = every_steps
+        self.every_seconds = every_seconds
+        self.keep = keep
+        self._epoch = 0
+        self._epoch_step = 0
+        self._offset = 0
+        self._restore_metrics = None
+        self._staged = None
+        self._steps_since_save = 0
+        self._last_save_time = time.monotonic()
+
+    # === Restore ===
+    def snapshots(self):
+        """Published snapshot folders, newest first."""
+        if not self.backup_dir.is_dir():
+            return []
+        found = [
+            child
+            for child in self.backup_dir.iterdir()
+            if child.is_dir() and re.fullmatch(r"step-\d+", child.name)
+        ]
+        return sorted(found, key=lambda child: int(child.name.split("-")[1]), reverse=True)
+
+    def restore(self, model):
+        """Load the newest readable snapshot into `model`; return its state dict or None.
+
+        The state holds `step`, `epoch` (0-based, the epoch to continue) and
+        `epoch_step` (steps of that epoch already done). Unreadable snapshots
+        are skipped with a warning and the previous one is used.
+        """
+        self._remove_partials()
+        for snapshot in self.snapshots():
+            try:
+                state = json.loads((snapshot / STATE_FILE).read_text())
+                model.load_weights(snapshot / WEIGHTS_FILE)
+            except (OSError, ValueError, KeyError) as error:
+                logger.warning(
+                    "backup %s is unreadable (%s); trying an older one.", snapshot, error
+                )
+                continue
+            state["path"] = str(snapshot)
+            return state
+        return None
+
+    def latest(self):
+        """`(path, step)` of the newest published snapshot, or None."""
+        snapshots = self.snapshots()
+        if not snapshots:
+            return None
+        return str(snapshots[0]), int(snapshots[0].name.split("-")[1])
+
+    def begin(self, epoch, epoch_step=0, metrics=None):
+        """Say where the next `fit` starts: `epoch` (0-based) after `epoch_step` of its steps.
+
+        `metrics`, from a restored state, refills the metric accumulators at
+        the start of that epoch so its logged averages cover the whole epoch.
+        """
+        self._epoch = epoch
+        self._offset = epoch_step
+        self._epoch_step = epoch_step
+        self._restore_metrics = metrics if epoch_step > 0 else None
+
+    # === Callback hooks ===
+    def on_train_begin(self, logs=None):
+        self._steps_since_save = 0
+        self._last_save_time = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch != self._epoch:
+            self._offset = 0
+            self._restore_metrics = None
+        self._epoch = epoch
+        self._epoch_step = self._offset
+        if self._restore_metrics is not None:
+            values = self._restore_metrics
+            variables = self.model.metrics_variables
+            if len(values) == len(variables):
+                for variable, value in zip(variables, values, strict=True):
+                    variable.assign(value)
+            self._restore_metrics = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._epoch_step = self._offset + batch + 1
+        self._steps_since_save += 1
+        if self._staged is not None:
+            # The staged state produced this batch's losses: publish it if they are finite.
+            staged, self._staged = self._staged, None
+            if non_finite_losses(logs):
+                shutil.rmtree(staged[0], ignore_errors=True)
+            else:
+                self._publish(*staged)
+        # The epoch-end snapshot follows the last batch; it also records the epoch's end.
+        steps = (self.params or {}).get("steps")
+        last_batch = steps is not None and batch + 1 >= steps
+        if self._due() and not last_batch and not self.model.stop_training:
+            self._staged = self._write(self._epoch, self._epoch_step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._discard_staged()
+        self._offset = 0
+        if safe_to_save(self.model, logs):
+            self._publish(*self._write(epoch + 1, 0))
+        else:
+            logger.warning(
+                "epoch %d ended with non-finite losses or weights: no backup written; "
+                "the newest backup is %s.",
+                epoch + 1,
+                self.latest(),
+            )
+
+    def on_train_end(self, logs=None):
+        self._discard_staged()
+
+    # === Writing ===
+    def _due(self):
+        if self.every_steps is not None and self._steps_since_save >= self.every_steps:
+            return True
+        return (
+            self.every_seconds is not None
+            and time.monotonic() - self._last_save_time >= self.every_seconds
+        )
+
+    def _write(self, epoch, epoch_step):
+        self._steps_since_save = 0
+        self._last_save_time = time.monotonic()
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        staging = self.backup_dir / f".partial-{uuid.uuid4().hex}"
+        staging.mkdir()
+        step = global_step(self.model)
+        try:
+            self.model.save_weights(staging / WEIGHTS_FILE)
+            metrics = [
+                keras.ops.convert_to_numpy(variable).tolist()
+                for variable in self.model.metrics_variables
+            ]
+            state = {"step": step, "epoch": epoch, "epoch_step": epoch_step, "metrics": metrics}
+            (staging / STATE_FILE).write_text(json.dumps(state))
+            _fsync_tree(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return staging, step
+
+    def _publish(self, staging, step):
+        target = self.backup_dir / f"step-{step:012d}"
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(staging, target)
+        directory = os.open(self.backup_dir, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        for old in self.snapshots()[self.keep :]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _discard_staged(self):
+        if self._staged is not None:
+            shutil.rmtree(self._staged[0], ignore_errors=True)
+            self._staged = None
+
+    def _remove_partials(self):
+        if self.backup_dir.is_dir():
+            for child in self.backup_dir.glob(".partial-*"):
+                shutil.rmtree(child, ignore_errors=True)
