@@ -10,18 +10,28 @@ Example:
     'models'
 """
 
+import difflib
 import os
-import sys
+import sysconfig
 from pathlib import Path
 
 KINDS = ("models", "data_pipelines")
+# Where a user sees the names a kind has.
+LISTING_HINTS = {
+    "models": "`keras-inpaint zoo` lists the recipes with their networks.",
+    "data_pipelines": "The data specs are the .json files under data_pipelines/ "
+    "(see data_pipelines/README.md); --data also takes a path to your own .json.",
+}
 
 
 def _candidate_roots():
     if os.environ.get("KERAS_INPAINT_HOME"):
         yield Path(os.environ["KERAS_INPAINT_HOME"])
     yield Path(__file__).resolve().parent.parent
-    yield Path(sys.prefix) / "share" / "keras_inpaint"
+    # pip puts data_files under the install scheme's data folder: sys.prefix for
+    # a venv, /usr/local on Debian-based Pythons (Colab), the user base for --user.
+    for scheme in (sysconfig.get_default_scheme(), f"{os.name}_user"):
+        yield Path(sysconfig.get_paths(scheme=scheme)["data"]) / "share" / "keras_inpaint"
     yield Path.cwd()
 
 
@@ -53,12 +63,37 @@ def resolve_json(kind, name_or_path):
     exact = folder / f"{stem}.json"
     if exact.is_file():
         return exact
-    matches = sorted(p for p in folder.rglob("*.json") if p.stem == Path(stem).name)
+    # A bare name may omit the entry's folder; a name with a folder must match it.
+    matches = []
+    if "/" not in stem:
+        matches = sorted(p for p in folder.rglob("*.json") if p.stem == stem)
     if len(matches) == 1:
         return matches[0]
     available = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.json"))
-    hint = "ambiguous, it matches several" if matches else "not found"
+    if matches:
+        raise ValueError(
+            f"{kind} entry {name_or_path!r} is ambiguous, it matches several: "
+            f"{', '.join(str(p.relative_to(folder).with_suffix('')) for p in matches)}. "
+            "Pass the full name or a path to a .json file."
+        )
     raise ValueError(
-        f"{kind} entry {name_or_path!r} is {hint}; available: {', '.join(available) or 'none'}. "
-        "Pass one of these names or a path to a .json file."
+        f"{kind} entry {name_or_path!r} is not found{_no_file(path)}; "
+        f"{_suggestions(stem, available)}"
+        f"available: {', '.join(available) or 'none'}. {LISTING_HINTS[kind]}"
     )
+
+
+def _no_file(path):
+    return f" (and no file {path} exists)" if path.suffix == ".json" else ""
+
+
+def _suggestions(stem, available):
+    # Compared with and without the folder part, so `center128` finds
+    # `context_encoder/center_128` and `contex_encoder/builtin_64` finds the real one.
+    by_short = {}
+    for name in available:
+        by_short.setdefault(Path(name).name, []).append(name)
+    close = difflib.get_close_matches(stem, available, n=3, cutoff=0.6)
+    for short in difflib.get_close_matches(Path(stem).name, list(by_short), n=3, cutoff=0.6):
+        close += [name for name in by_short[short] if name not in close]
+    return f"did you mean {' or '.join(close[:3])}? " if close else ""
