@@ -8,43 +8,34 @@ path), and the CAM alone on the encoder's features, as compiled
 alternating so that a change of load on a shared machine hits them alike;
 for each `ContextualAttention` implementation. Prints one JSON object:
 `cam_over_rest` = (with CAM - without CAM) / without CAM, `cam_only_over_rest`
-= CAM alone / without CAM.
+= CAM alone / without CAM. The target is `fused.cam_over_rest` <= 0.5.
 
-    python benchmarks/cam_cost.py [--size 256] [--batch 1] [--runs 15]
+    python benchmarks/cam_cost.py [--tiny | --quick] [--size 256] [--batch 1] [--runs N]
+
+Settings: `--tiny` 64x64 (w = 8), 1 run; `--quick` 256x256, 5 runs; the full
+run 256x256, 15 runs. `--size`, `--batch` and `--runs` override them.
 """
 
-import argparse
-import json
-import os
-import platform
-import statistics
-import time
+from benchlib import emit, interleaved_medians, machine_description, parse_setting  # noqa: E402
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from keras_inpaint.models.pepsi import PEPSIGenerator  # noqa: E402
+SETTINGS = {
+    "tiny": {"size": 64, "filters": 8, "runs": 1},
+    "quick": {"size": 256, "filters": 32, "runs": 5},
+    "full": {"size": 256, "filters": 32, "runs": 15},
+}
 
 
-def interleaved_medians(functions, runs):
-    """Median seconds of each function; runs alternate so load changes hit all alike."""
-    for function in functions.values():
-        function().numpy()  # trace and warm up
-    times = {name: [] for name in functions}
-    for _ in range(runs):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function().numpy()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+def measure(implementation, size, batch, runs, filters=32):
+    import keras
+    import numpy as np
+    import tensorflow as tf
 
+    from keras_inpaint.models.pepsi import PEPSIGenerator
 
-def measure(implementation, size, batch, runs):
     keras.utils.set_random_seed(0)
-    generator = PEPSIGenerator(image_size=size, attention_implementation=implementation)
+    generator = PEPSIGenerator(
+        image_size=size, filters=filters, attention_implementation=implementation
+    )
     coarse_path = keras.Model(generator.inputs, generator.training_model.outputs[0])
     rng = np.random.default_rng(0)
     mask = np.zeros((batch, size, size, 1), "float32")
@@ -70,26 +61,30 @@ def measure(implementation, size, batch, runs):
     }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256)
+def _add_arguments(parser):
+    parser.add_argument("--size", type=int, help="image side (default: the setting's)")
     parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args()
+    parser.add_argument("--runs", type=int, help="timed runs (default: the setting's)")
+
+
+def main():
+    setting, args = parse_setting(__doc__.split("\n\n")[0], _add_arguments)
+    config = SETTINGS[setting]
+    size = args.size or config["size"]
+    runs = args.runs or config["runs"]
+    filters = config["filters"] if args.size is None else 32
     result = {
-        "benchmark": "pepsi_cam_cost",
-        "image_size": args.size,
+        "benchmark": "cam_cost",
+        "setting": setting,
+        "image_size": size,
+        "filters": filters,
         "batch": args.batch,
-        "runs": args.runs,
-        "device": "CPU" if not tf.config.list_physical_devices("GPU") else "GPU",
-        "cpu_threads": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        "runs": runs,
+        "machine": machine_description(),
     }
     for implementation in ("patches", "fused"):
-        result[implementation] = measure(implementation, args.size, args.batch, args.runs)
-    print(json.dumps(result))
+        result[implementation] = measure(implementation, size, args.batch, runs, filters)
+    emit(result)
 
 
 if __name__ == "__main__":

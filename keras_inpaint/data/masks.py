@@ -9,6 +9,9 @@ size is fine); `height` and `width` must be known when the function is traced
 (Python ints or constant tensors). Strokes, random regions and hole-ratio
 fitting have data-dependent shapes and do not compile with XLA: draw them in
 `tf.data`, or in a `train_step` compiled with `jit_compile=False`.
+`center_box` compiles with XLA; `random_boxes` without `hole_ratio` compiles
+too, but XLA's random draws differ from the eager ones, so a seed gives other
+masks under `jit_compile=True`.
 
 Random generators take a stateless seed, an int32/int64 tensor (or pair) of
 shape `[2]`: the same seed gives identical masks eagerly, in `tf.data` and in
@@ -42,12 +45,17 @@ bisection, and the last partial ring of pixels added in raster order so that
 the count lands exactly on the nearest bound. Such a mask can have shapes
 outside the size ranges asked for.
 
-Rasterisation: strokes are unions of capsules (segments with a round brush).
-Each capsule computes its span on each image row it crosses (a ragged list, so
-the work follows the painted area), marks where the span starts and ends in a
-`(B, H, W + 1)` grid with one segment sum, and prefix sums along the rows fill
-the spans: the cost does not multiply `H * W` by the number of segments. Boxes
-are one batched matmul of row and column indicators.
+Rasterisation: strokes are unions of capsules (segments with a round brush;
+elliptic arcs are polylines of as few segments as keep them within half a
+pixel). Each capsule computes its span on each image row it crosses (a ragged
+list, so the work follows the painted area) from per-capsule coefficients
+that are linear in the row, marks where the span starts and ends in a grid of
+rows with one segment sum, and prefix sums along the rows (a matmul with a
+triangle of ones within 16-pixel blocks, whose carries are marks too) fill the
+spans: the cost does not multiply `H * W` by the number of segments, and the
+grid is painted a few images at a time so that it stays in the CPU caches.
+Boxes are one batched matmul of row and column indicators. Random regions
+threshold each image at an exact quantile found with a histogram.
 """
 
 import glob
@@ -82,8 +90,19 @@ _FAR = 1e9
 _GROW_STEPS = 8
 _GROW_RESOLUTION = 0.25
 
-# Column block of the matmul prefix sums (see _prefix_sum_rows).
-_PREFIX_BLOCK = 16
+# Column block of the matmul prefix sums (see _prefix_sum_rows and _paint_spans).
+_PREFIX_SHIFT = 4
+_PREFIX_BLOCK = 1 << _PREFIX_SHIFT
+
+# Pixels of span grid painted per loop step (a few images: 2 MiB of float32,
+# which stays in the CPU caches; see _paint_spans).
+_CHUNK_PIXELS = 1 << 19
+
+# A capsule shorter than this has no band (its end discs cover it), and a
+# direction within this of an axis counts as on the axis (see
+# _capsule_coefficients).
+_SHORT = 1e-3
+_FLAT = 1e-6
 
 # Histogram bins used to find a noise quantile: the pixels of the one bin that
 # straddles the threshold (about H * W / 4096 of them) are split in raster order.
@@ -326,7 +345,7 @@ def irregular_strokes(
         )
         lines["active"] = active[:, 0]
         circles["active"] = active[:, 1]
-        arcs["active"] = tf.repeat(active[:, 2], arc_segments, axis=1)
+        arcs["active"] = tf.repeat(active[:, 2], arc_segments, axis=1) & arcs.pop("used")
         return {key: tf.concat([lines[key], circles[key], arcs[key]], 1) for key in lines}
 
     def render(capsules, grow):
@@ -905,7 +924,12 @@ def _draw_circles(n, seed, count, height, width, radius_low, radius_high):
 
 
 def _draw_arcs(n, seed, count, height, width, thick_low, thick_high, segments):
-    """Elliptic arcs as polylines of `segments` capsules each."""
+    """Elliptic arcs as polylines of at most `segments` capsules each.
+
+    Each arc uses as few equal parameter steps as keep it within
+    `_ARC_TOLERANCE` of its polyline (a short or small arc needs few); the
+    capsules left over are marked unused in `"used"`.
+    """
     seeds = _split_seed(seed, 8)
     shape = [n, count, 1]
     centre_x = _uniform(shape, seeds[0], 0.0, width - 1.0)
@@ -915,8 +939,12 @@ def _draw_arcs(n, seed, count, height, width, thick_low, thick_high, segments):
     rotation = _uniform(shape, seeds[4], 3.0, 180.0) * (math.pi / 180)
     first = _uniform(shape, seeds[5], 3.0, 180.0) * (math.pi / 180)
     last = _uniform(shape, seeds[6], 3.0, 180.0) * (math.pi / 180)
-    fractions = tf.linspace(0.0, 1.0, segments + 1)
-    angle = tf.minimum(first, last) + tf.abs(last - first) * fractions
+    sweep = tf.abs(last - first)
+    # A chord over a parameter step d deviates at most axis * d**2 / 8 from the arc.
+    largest_step = tf.sqrt(8 * _ARC_TOLERANCE / tf.maximum(semi_x, semi_y))
+    steps = tf.clip_by_value(tf.math.ceil(sweep / largest_step), 1.0, float(segments))
+    vertex = tf.range(segments + 1, dtype=tf.float32)
+    angle = tf.minimum(first, last) + sweep * tf.minimum(vertex / steps, 1.0)
     along = semi_x * tf.cos(angle)
     across = semi_y * tf.sin(angle)
     xs = centre_x + along * tf.cos(rotation) - across * tf.sin(rotation)
@@ -929,6 +957,7 @@ def _draw_arcs(n, seed, count, height, width, thick_low, thick_high, segments):
         "bx": tf.reshape(xs[..., 1:], flat),
         "by": tf.reshape(ys[..., 1:], flat),
         "radius": tf.reshape(tf.repeat(radius, segments, axis=-1), flat),
+        "used": tf.reshape(vertex[:-1] < steps, flat),
     }
 
 
@@ -965,7 +994,8 @@ def _fill_boxes(boxes, height, width, grow):
     """Union of boxes [top, bottom) x [left, right), each moved out by `grow` pixels.
 
     Boxes covering a pixel = (rows in each box) @ (columns in each box), a
-    batched matmul with one inner term per box.
+    batched matmul with one inner term per box, clipped to 1 (one box per
+    image needs no clipping; a matmul is faster than a broadcast product).
     """
     top, left, bottom, right = (boxes[key] for key in ("top", "left", "bottom", "right"))
     if grow is not None:
@@ -977,106 +1007,199 @@ def _fill_boxes(boxes, height, width, grow):
     in_rows = tf.cast((rows >= top[:, None, :]) & (rows < bottom[:, None, :]), tf.float32)
     in_cols = tf.cast((cols >= left[:, None, :]) & (cols < right[:, None, :]), tf.float32)
     cover = tf.matmul(in_rows * active, in_cols, transpose_b=True)
-    return tf.cast(cover > 0.5, tf.float32)[..., None]
+    if in_rows.shape[-1] > 1:
+        cover = tf.minimum(cover, 1.0)
+    return cover[..., None]
 
 
 def _fill_capsules(capsules, height, width, grow):
     """Union of capsules: pixels whose centre lies within `radius` of a segment.
 
     `capsules` maps ax, ay, bx, by, radius and active to `(n, C)` tensors;
-    `grow` (`(n,)` or None) is added to every radius. Each capsule marks where
-    its span starts (+1) and ends (-1) on each image row it crosses, in a grid
-    at least W + 1 wide; prefix sums along the rows fill the spans.
+    `grow` (`(n,)` or None) is added to every radius. Only the rows a capsule
+    crosses are worked on: a ragged list of (capsule, row) pairs, so the cost
+    follows the painted area. On each of its rows a capsule covers one span
+    (it is convex), the union of the spans of its two end discs and of the
+    band between them; `_paint_spans` fills the spans.
     """
-    ax, ay, bx, by, radius = (
-        tf.reshape(capsules[key], [-1]) for key in ("ax", "ay", "bx", "by", "radius")
-    )
+    keys = ("ax", "ay", "bx", "by", "radius")
+    ax, ay, bx, by, radius = (tf.reshape(capsules[key], [-1]) for key in keys)
     n = tf.shape(capsules["radius"])[0]
+    per_image = tf.shape(capsules["radius"])[1]
     if grow is not None:
-        radius = radius + tf.repeat(grow, tf.shape(capsules["radius"])[1])
-    capsule_image = tf.repeat(tf.range(n), tf.shape(capsules["radius"])[1])
-    dx, dy = bx - ax, by - ay
-    length = tf.sqrt(dx**2 + dy**2)
-    safe_length = tf.maximum(length, 1e-3)
-    # Only the rows a capsule crosses inside the image are worked on: a ragged
-    # list of (capsule, row) pairs, so the cost follows the painted area.
+        radius = radius + tf.repeat(grow, per_image)
     top = tf.maximum(tf.math.ceil(tf.minimum(ay, by) - radius), 0)
     bottom = tf.minimum(tf.floor(tf.maximum(ay, by) + radius), height - 1)
     crossed = tf.reshape(capsules["active"], [-1]) & (radius >= 0) & (bottom >= top)
     rows = tf.where(crossed, tf.cast(bottom - top, tf.int32) + 1, 0)
-    starts = tf.cumsum(rows, exclusive=True)
+    first_pair = tf.cumsum(rows, exclusive=True)
     total = tf.reduce_sum(rows)
     # Counting the capsules that start at or before each pair finds its owner
     # (capsules crossing no row start where the next one does).
-    owner = tf.cumsum(tf.math.bincount(starts, minlength=total, maxlength=total)) - 1
-    # One gather of a matrix is several times faster than one gather per value.
-    per_capsule = [ax, ay, bx, by, radius, dx / safe_length, dy / safe_length, length]
-    per_row = tf.gather(tf.stack(per_capsule, axis=1), owner)
-    ax, ay, bx, by, radius, along_x, along_y, length = tf.unstack(per_row, axis=1)
-    row_offset, image = tf.unstack(
-        tf.gather(tf.stack([tf.cast(top, tf.int32) - starts, capsule_image], axis=1), owner), axis=1
+    owner = tf.cumsum(tf.math.bincount(first_pair, minlength=total, maxlength=total)) - 1
+    capsule_image = tf.repeat(tf.range(n), per_image)
+    row_offset = capsule_image * height + tf.cast(top, tf.int32) - first_pair
+    image_row = tf.gather(row_offset, owner) + tf.range(total)
+    y = tf.cast(image_row % height, tf.float32)
+
+    # Per capsule, the coefficients of its spans as linear functions of the
+    # row, so that each pair costs a few vectorised operations on `(2, P)`
+    # tensors: the two end discs, or the band's two conditions, side by side.
+    # (Gathering rows and transposing is several times faster than gathering
+    # columns.)
+    per_pair = tf.transpose(tf.gather(_capsule_coefficients(ax, ay, bx, by, radius), owner))
+    centre_x, centre_y, radius_squared, slope, base, low, high, ends = tf.unstack(
+        tf.reshape(per_pair, [8, 2, -1])
     )
-    row = row_offset + tf.range(total)
-    y = tf.cast(row, tf.float32)
-    # The row crosses the disc at each end and the band between them; the
-    # capsule is convex, so their union is one span.
-    spans = [
-        _disc_span(y - ay, radius, ax),
-        _disc_span(y - by, radius, bx),
-        _band_span(ax, y - ay, along_x, along_y, length, radius),
-    ]
-    first = tf.math.ceil(tf.reduce_min(tf.stack([span[0] for span in spans]), axis=0))
-    last = tf.floor(tf.reduce_max(tf.stack([span[1] for span in spans]), axis=0))
-    weight = tf.cast((first <= last) & (last >= 0) & (first <= width - 1), tf.int32)
-    start = tf.cast(tf.clip_by_value(first, 0, width), tf.int32)
-    stop = tf.cast(tf.clip_by_value(last + 1, 0, width), tf.int32)
-    grid_width = -(-(width + 1) // _PREFIX_BLOCK) * _PREFIX_BLOCK
-    base = (image * height + row) * grid_width
-    # A segment sum is the fastest scatter-add for these sparse updates; in
-    # integers it is exact and deterministic in any order.
-    grid = tf.math.unsorted_segment_sum(
-        tf.concat([weight, -weight], 0),
-        tf.concat([base + start, base + stop], 0),
-        n * height * grid_width,
+    # End discs: x within sqrt(r^2 - dy^2) of the centre.
+    dy = y - centre_y
+    half_squared = radius_squared - dy * dy
+    half = tf.where(half_squared < 0, -_FAR, tf.sqrt(tf.maximum(half_squared, 0.0)))
+    left = tf.reduce_min(centre_x - half, axis=0)
+    right = tf.reduce_max(centre_x + half, axis=0)
+    # Band: x within `radius` of the segment's line (first row) and projecting
+    # into the segment (second row).
+    line = slope * y + base
+    band_left = tf.reduce_max(line + low, axis=0)
+    band_right = tf.reduce_min(line + high, axis=0)
+    # An empty band must not widen the discs' span. A vertical band ends at
+    # the segment's ends: `ends` holds (top, -bottom).
+    beyond = tf.reduce_any(tf.stack([y, -y]) < ends, axis=0)
+    empty = (band_left > band_right) | beyond
+    left = tf.minimum(left, tf.where(empty, _FAR, band_left))
+    right = tf.maximum(right, tf.where(empty, -_FAR, band_right))
+    start = tf.cast(tf.clip_by_value(tf.math.ceil(left), 0, width), tf.int32)
+    stop = tf.cast(tf.clip_by_value(tf.floor(right) + 1, 0, width), tf.int32)
+    # An empty span starts where it stops: its two marks cancel.
+    stop = tf.maximum(stop, start)
+    pair_bounds = tf.concat([first_pair, total[None]], 0)
+    return _paint_spans(n, height, width, image_row, start, stop, pair_bounds, per_image)
+
+
+def _capsule_coefficients(ax, ay, bx, by, radius):
+    """`(C, 16)` span coefficients of capsules, columns in pairs (see `_fill_capsules`).
+
+    For a row y, a capsule's band spans the x with `slope * y + base + low <= x
+    <= slope * y + base + high` for both columns of the pair. The first is the
+    across condition, |(p - a) x u| <= r with u the unit direction; the second
+    the along condition, 0 <= (p - a) . u <= length. A direction within
+    `_FLAT` of an axis makes one condition independent of x: a horizontal
+    segment's across condition holds on every row it crosses, a vertical
+    segment's along condition holds on the image rows between its ends (the
+    last pair).
+    """
+    dx, dy = bx - ax, by - ay
+    length = tf.sqrt(dx * dx + dy * dy)
+    safe_length = tf.maximum(length, _SHORT)
+    ux, uy = dx / safe_length, dy / safe_length
+    flat = tf.abs(uy) <= _FLAT
+    upright = tf.abs(ux) <= _FLAT
+    safe_uy = tf.where(flat, 1.0, uy)
+    safe_ux = tf.where(upright, 1.0, ux)
+    across_slope = tf.where(flat, 0.0, ux / safe_uy)
+    across_base = tf.where(flat, 0.0, ax - across_slope * ay)
+    across_half = tf.where(flat, _FAR, radius / tf.abs(safe_uy))
+    along_slope = tf.where(upright, 0.0, -uy / safe_ux)
+    along_base = tf.where(upright, 0.0, ax - along_slope * ay)
+    reach = length / safe_ux
+    along_low = tf.where(upright, -_FAR, tf.minimum(reach, 0.0))
+    along_high = tf.where(upright, _FAR, tf.maximum(reach, 0.0))
+    # A segment shorter than _SHORT has no band (its discs cover it).
+    no_band = length <= _SHORT
+    across_half = tf.where(no_band, -_FAR, across_half)
+    squared = radius * radius
+    # A vertical segment's band holds on the rows between its ends only.
+    band_top = tf.where(upright, tf.minimum(ay, by), -_FAR)
+    band_bottom = tf.where(upright, tf.maximum(ay, by), _FAR)
+    columns = [
+        ax, bx, ay, by, squared, squared,
+        across_slope, along_slope, across_base, along_base,
+        -across_half, along_low, across_half, along_high,
+        band_top, -band_bottom,
+    ]  # fmt: skip
+    # (Stacking rows and transposing is faster than stacking columns.)
+    return tf.transpose(tf.stack(columns))
+
+
+def _paint_spans(n, height, width, image_row, start, stop, pair_bounds, per_image):
+    """Masks `(n, H, W, 1)` covering pixels [start, stop) of rows `image_row`.
+
+    `image_row` is image * H + row; spans are listed image by image, image i's
+    from `pair_bounds[i * per_image]` on. Each span adds 1 where it starts and
+    -1 where it stops in a grid of rows, and prefix sums along the rows count
+    the spans over each pixel. The prefix sums are exact small integers: a
+    matmul with a triangle of ones within blocks of `_PREFIX_BLOCK` columns,
+    after each block's first pixel got the carry of the marks left of it. The
+    grid is summed a few images at a time, so that it stays in the CPU caches
+    from the marks to the masks; its pixels are touched a fixed number of
+    times whatever the number of spans.
+    """
+    blocks = -(-width // _PREFIX_BLOCK)
+    grid_width = blocks * _PREFIX_BLOCK
+    base = image_row * grid_width
+    start_mark = tf.ones_like(start, tf.float32)
+    stop_mark = -start_mark
+    if grid_width == width:
+        # A span that reaches the row's end has no stop mark in the row (an
+        # empty span there has neither).
+        start_mark = tf.cast(start < width, tf.float32)
+        stop_mark = -tf.cast(stop < width, tf.float32)
+        start = tf.minimum(start, width - 1)
+        stop = tf.minimum(stop, width - 1)
+    start_index = base + start
+    stop_index = base + stop
+    # Carry into each block: the marks left of it in its row.
+    marks = tf.math.unsorted_segment_sum(
+        tf.concat([start_mark, stop_mark], 0),
+        tf.bitwise.right_shift(tf.concat([start_index, stop_index], 0), _PREFIX_SHIFT),
+        n * height * blocks,
     )
-    grid = tf.cast(tf.reshape(grid, [-1, height, grid_width]), tf.float32)
-    cover = _prefix_sum_rows(grid)[:, :, :width]
-    return tf.cast(cover > 0.5, tf.float32)[..., None]
+    before = tf.linalg.band_part(tf.ones([blocks, blocks]), 0, -1) - tf.eye(blocks)
+    carry = tf.reshape(tf.reshape(marks, [-1, blocks]) @ before, [-1])
+    inclusive = tf.linalg.band_part(tf.ones([_PREFIX_BLOCK, _PREFIX_BLOCK]), 0, -1)
 
+    per_chunk = max(1, _CHUNK_PIXELS // (height * grid_width))
+    chunks = (n + per_chunk - 1) // per_chunk
+    image_bounds = tf.minimum(tf.range(chunks + 1) * per_chunk, n)
+    span_bounds = tf.gather(pair_bounds, image_bounds * per_image)
+    chunk_blocks = per_chunk * height * blocks
 
-def _empty_span_where(empty, left, right):
-    return tf.where(empty, _FAR, left), tf.where(empty, -_FAR, right)
+    def paint(chunk, painted):
+        first, last = image_bounds[chunk], image_bounds[chunk + 1]
+        begin, end = span_bounds[chunk], span_bounds[chunk + 1]
+        images = last - first
+        offset = first * height * grid_width
+        block_count = images * height * blocks
+        grid = tf.math.unsorted_segment_sum(
+            tf.concat(
+                [
+                    start_mark[begin:end],
+                    stop_mark[begin:end],
+                    carry[chunk * chunk_blocks : chunk * chunk_blocks + block_count],
+                ],
+                0,
+            ),
+            tf.concat(
+                [
+                    start_index[begin:end] - offset,
+                    stop_index[begin:end] - offset,
+                    tf.range(block_count) * _PREFIX_BLOCK,
+                ],
+                0,
+            ),
+            block_count * _PREFIX_BLOCK,
+        )
+        cover = tf.minimum(tf.reshape(grid, [-1, _PREFIX_BLOCK]) @ inclusive, 1.0)
+        cover = tf.reshape(cover, [images, height, grid_width])
+        if grid_width != width:
+            cover = cover[:, :, :width]
+        return chunk + 1, painted.write(chunk, cover)
 
-
-def _disc_span(dy, radius, centre_x):
-    half_squared = radius**2 - dy**2
-    half = tf.sqrt(tf.maximum(half_squared, 0.0))
-    return _empty_span_where(half_squared < 0, centre_x - half, centre_x + half)
-
-
-def _linear_span(slope, offset, low, high):
-    """The x with low <= slope * x + offset <= high."""
-    steep = tf.abs(slope) > 1e-6
-    safe_slope = tf.where(steep, slope, 1.0)
-    x_low = (low - offset) / safe_slope
-    x_high = (high - offset) / safe_slope
-    inside = (offset >= low) & (offset <= high)
-    left = tf.where(steep, tf.minimum(x_low, x_high), tf.where(inside, -_FAR, _FAR))
-    right = tf.where(steep, tf.maximum(x_low, x_high), tf.where(inside, _FAR, -_FAR))
-    return left, right
-
-
-def _band_span(ax, rel_y, along_x, along_y, length, radius):
-    """Span of a row (rel_y below A) in the rectangle swept by the radius along AB."""
-    # In the segment's frame, x - ax must project into [0, length] along it and
-    # into [-radius, radius] across it.
-    along_left, along_right = _linear_span(along_x, along_y * rel_y, 0.0, length)
-    across_left, across_right = _linear_span(-along_y, along_x * rel_y, -radius, radius)
-    left = tf.maximum(along_left, across_left)
-    right = tf.minimum(along_right, across_right)
-    # A segment shorter than this has no band: its discs cover it.
-    empty = (length <= 1e-3) | (left > right)
-    return _empty_span_where(empty, ax + left, ax + right)
+    masks = tf.TensorArray(
+        tf.float32, size=chunks, element_shape=[None, height, width], infer_shape=False
+    )
+    _, masks = tf.while_loop(lambda chunk, _: chunk < chunks, paint, (0, masks))
+    return masks.concat()[..., None]
 
 
 # === Hole ratio ===
@@ -1161,28 +1284,35 @@ def _top_pixels(field, counts):
 
     A per-image histogram finds the level that straddles the threshold; the
     pixels above it are holes and the missing ones come from that level in
-    raster order (a sort of every pixel would cost several times more).
+    raster order (a sort of every pixel would cost several times more). The
+    straddling pixels are few (about H * W / `_QUANTILE_BINS` per image), so
+    they are listed rather than ranked over the whole image.
     """
     field = field[..., 0]
     n = tf.shape(field)[0]
     low = tf.reduce_min(field, axis=[1, 2], keepdims=True)
     high = tf.reduce_max(field, axis=[1, 2], keepdims=True)
-    scaled = (field - low) / tf.maximum(high - low, 1e-12) * _QUANTILE_BINS
-    level = tf.cast(tf.minimum(scaled, _QUANTILE_BINS - 1), tf.int32)
-    bins = n * _QUANTILE_BINS
+    scale = _QUANTILE_BINS / tf.maximum(high - low, 1e-12)
+    level = tf.cast(tf.minimum((field - low) * scale, _QUANTILE_BINS - 1), tf.int32)
     histogram = tf.math.bincount(
-        tf.reshape(level + tf.range(n)[:, None, None] * _QUANTILE_BINS, [-1]),
-        minlength=bins,
-        maxlength=bins,
+        tf.reshape(level, [n, -1]), minlength=_QUANTILE_BINS, maxlength=_QUANTILE_BINS, axis=-1
     )
-    at_or_above = tf.cumsum(tf.reshape(histogram, [n, _QUANTILE_BINS]), axis=1, reverse=True)
+    at_or_above = tf.cumsum(histogram, axis=1, reverse=True)
     # at_or_above falls with the level: the threshold is the last level that
     # still has enough pixels at or above it.
     enough = at_or_above >= counts[:, None]
-    threshold = (tf.reduce_sum(tf.cast(enough, tf.int32), axis=1) - 1)[:, None, None]
-    above = level > threshold
-    straddling = tf.cast(level == threshold, tf.float32)
-    missing = counts - _hole_counts(tf.cast(above, tf.float32)[..., None])
-    rank = _raster_rank(straddling)
-    chosen = (straddling > 0) & (rank <= tf.cast(missing, tf.float32)[:, None, None])
-    return tf.cast(above | chosen, tf.float32)[..., None]
+    threshold = tf.reduce_sum(tf.cast(enough, tf.int32), axis=1) - 1
+    above_count = tf.gather(
+        tf.pad(at_or_above, [[0, 0], [0, 1]]), threshold + 1, axis=1, batch_dims=1
+    )
+    missing = counts - above_count
+    above = tf.cast(level > threshold[:, None, None], tf.float32)
+    # The straddling pixels in raster order, image by image; each image takes
+    # its first `missing` ones.
+    straddling = tf.where(tf.equal(level, threshold[:, None, None]))
+    image = tf.cast(straddling[:, 0], tf.int32)
+    listed = tf.math.bincount(image, minlength=n, maxlength=n)
+    rank = tf.range(tf.shape(image)[0]) - tf.gather(tf.cumsum(listed, exclusive=True), image)
+    chosen = tf.boolean_mask(straddling, rank < tf.gather(missing, image))
+    masks = tf.tensor_scatter_nd_update(above, chosen, tf.ones(tf.shape(chosen)[:1]))
+    return masks[..., None]

@@ -437,3 +437,99 @@ def test_docstring_examples_run():
     results = doctest.testmod(masks, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 10
     assert results.failed == 0
+
+
+# === Rasteriser paths ===
+
+
+def capsule_brute_force(coordinates, active, height, width):
+    """Pixels within each active capsule's radius, and those within 1e-3 of its edge."""
+    y, x = np.mgrid[:height, :width].astype(np.float64)
+    n, count = active.shape
+    inside = np.zeros((n, height, width), bool)
+    near_edge = np.zeros((n, height, width), bool)
+    for image in range(n):
+        for c in np.flatnonzero(active[image]):
+            ax, ay, bx, by, radius = (coordinates[key][image, c] for key in coordinates)
+            dx, dy = bx - ax, by - ay
+            t = np.clip(((x - ax) * dx + (y - ay) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+            distance = np.hypot(x - ax - t * dx, y - ay - t * dy)
+            inside[image] |= distance <= radius
+            near_edge[image] |= np.abs(distance - radius) < 1e-3
+    return inside, near_edge
+
+
+def test_capsules_painted_in_chunks_match_brute_force(monkeypatch):
+    # Chunks of two images for five images (the last chunk is partial), a
+    # width that is a whole number of 16-px blocks (spans reach the row's end),
+    # vertical, horizontal and point capsules, capsules beyond the image.
+    rng = np.random.default_rng(3)
+    n, count, height, width = 5, 10, 24, 48
+    monkeypatch.setattr(masks, "_CHUNK_PIXELS", 2 * height * width)
+    coordinates = {
+        "ax": rng.uniform(-10, width + 10, (n, count)),
+        "ay": rng.uniform(-10, height + 10, (n, count)),
+        "bx": rng.uniform(-10, width + 10, (n, count)),
+        "by": rng.uniform(-10, height + 10, (n, count)),
+        "radius": rng.uniform(0, 5, (n, count)),
+    }
+    coordinates["bx"][:, 0] = coordinates["ax"][:, 0]  # vertical
+    coordinates["by"][:, 1] = coordinates["ay"][:, 1]  # horizontal
+    coordinates["bx"][:, 2] = coordinates["ax"][:, 2]  # point
+    coordinates["by"][:, 2] = coordinates["ay"][:, 2]
+    coordinates["ax"][:, 3], coordinates["bx"][:, 3] = width - 3.5, width + 5.0  # to the edge
+    active = rng.uniform(size=(n, count)) < 0.9
+    active[3] = False  # an image with nothing to paint
+    # float32 geometry, as the rasteriser sees it
+    coordinates = {key: value.astype(np.float32) for key, value in coordinates.items()}
+    capsules = {key: tf.constant(value) for key, value in coordinates.items()}
+    capsules["active"] = tf.constant(active)
+    actual = masks._fill_capsules(capsules, height, width, None).numpy()
+    assert actual.shape == (n, height, width, 1)
+    assert set(np.unique(actual)) <= {0.0, 1.0}
+    expected, near_edge = capsule_brute_force(
+        {key: value.astype(np.float64) for key, value in coordinates.items()},
+        active,
+        height,
+        width,
+    )
+    mismatched = (actual[..., 0] > 0.5) != expected
+    assert not (mismatched & ~near_edge).any()
+    assert 0.05 < actual.mean() < 0.8
+    assert actual[3].sum() == 0
+    assert actual[:, :, -1].sum() > 0  # something reached the last column
+
+
+def test_arcs_use_as_few_segments_as_needed():
+    segments = masks._arc_segments(256)
+    arcs = masks._draw_arcs(64, tf.constant([1, 2]), 3, 256, 256, 3.0, 15.0, segments)
+    used = arcs["used"].numpy().reshape(64, 3, segments)
+    ax, ay, bx, by = (
+        arcs[key].numpy().reshape(64, 3, segments) for key in ("ax", "ay", "bx", "by")
+    )
+    steps = used.sum(axis=-1)
+    assert steps.min() >= 1 and steps.max() <= segments
+    assert steps.mean() < 0.6 * segments  # short and small arcs need few
+    # Used segments come first and form a chain; unused ones sit at the end point.
+    assert (np.diff(used.astype(int), axis=-1) <= 0).all()
+    np.testing.assert_allclose(ax[..., 1:], bx[..., :-1], atol=1e-4)
+    np.testing.assert_allclose(ay[..., 1:], by[..., :-1], atol=1e-4)
+    np.testing.assert_allclose(bx[~used], ax[~used], atol=1e-3)
+    np.testing.assert_allclose(by[~used], ay[~used], atol=1e-3)
+
+
+def test_top_pixels_take_ties_in_raster_order():
+    # A flat field: every pixel ties, the first `count` in raster order win.
+    field = tf.zeros([3, 5, 7, 1])
+    counts = tf.constant([0, 12, 35])
+    mask = masks._top_pixels(field, counts).numpy()[..., 0]
+    for image, count in zip(mask, [0, 12, 35], strict=True):
+        np.testing.assert_array_equal(image.ravel(), np.arange(35) < count)
+
+
+def test_several_boxes_give_binary_masks():
+    mask = masks.random_boxes(
+        BATCH, SIZE, SIZE, tf.constant([4, 2]), num_boxes=(3, 5), box_size=(20, 40)
+    ).numpy()
+    assert set(np.unique(mask)) <= {0.0, 1.0}
+    assert (hole_counts(mask) >= 20 * 20).all()

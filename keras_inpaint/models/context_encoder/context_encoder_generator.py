@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from keras_inpaint.layers import full_window_conv
 from keras_inpaint.layers.channel_wise_dense import ChannelWiseDense
 from keras_inpaint.layers.hole_fill import HoleFill
 from keras_inpaint.layers.residual_composite import ResidualComposite
@@ -29,7 +30,9 @@ def apply_conv_block(
     transpose=False,
 ):
     """Conv (or transposed conv) -> optional BatchNorm -> activation."""
-    conv_class = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+    # Plain Conv2D / Conv2DTranspose, except that a window covering the whole map
+    # (the DCGAN bottleneck and the decoder's first up-conv) runs as one matmul.
+    conv_class = full_window_conv.Conv2DTranspose if transpose else full_window_conv.Conv2D
     x = conv_class(
         filters,
         kernel_size,

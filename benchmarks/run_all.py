@@ -1,0 +1,499 @@
+"""Run every benchmark script, then write `benchmarks/RESULTS.md`: machine, tables, targets.
+
+Each script in `SCRIPTS` runs in its own Python process with the same
+setting (`--tiny`, `--quick` or the full run) and prints one JSON object;
+a script that is missing, fails, times out or prints no JSON is recorded as
+an error in the results instead of stopping the run. The combined table
+uses figures of several scripts: the masks' cost per batch of each zoo
+model (masks.py) over that model's train step (models.py).
+
+    python benchmarks/run_all.py --quick                 # under 10 minutes on 2 cores
+    python benchmarks/run_all.py                         # the full run (30 to 60 minutes)
+    python benchmarks/run_all.py --tiny --output /tmp/RESULTS.md --json-dir /tmp/raw
+
+Prints the markdown to stdout, then one JSON object (`{"benchmark":
+"run_all", "setting", "output", "targets", "errors"}`) as the last line.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+ROOT = BENCHMARKS.parent
+
+# Run order: the cheap, independent ones first.
+SCRIPTS = ("masks", "cam_cost", "export_latency", "input_pipeline", "models", "serving_load")
+# Written next to the scripts' JSON objects by --json-dir, read back by --from-json.
+SECONDS_FILE = "run_all_seconds.json"
+TIMEOUTS_S = {"tiny": 180, "quick": 480, "full": 4 * 3600}
+
+MASK_TARGET = 0.05
+EFFICIENCY_TARGET = 0.7
+CAM_TARGET = 0.5
+PIPELINE_TARGET = 3.0
+EXPORT_TARGET = 1.1
+
+
+def run_script(name, setting, timeout):
+    """`(result dict, seconds)`; the dict has `"error"` when the script did not give its JSON."""
+    path = BENCHMARKS / f"{name}.py"
+    if not path.exists():
+        return {"benchmark": name, "error": f"missing: {path.relative_to(ROOT)}"}, 0.0
+    command = [sys.executable, str(path)] + ([] if setting == "full" else [f"--{setting}"])
+    start = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"benchmark": name, "error": f"timed out after {timeout} s"}, timeout
+    seconds = time.perf_counter() - start
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    try:
+        result = json.loads(lines[-1])
+        if not isinstance(result, dict):
+            raise ValueError("the last line is not a JSON object")
+    except (IndexError, ValueError):
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
+        reason = f"exit status {completed.returncode}, no JSON on stdout: " + " | ".join(tail)
+        return {"benchmark": name, "error": reason[-600:]}, seconds
+    return result, seconds
+
+
+def machine():
+    """The machine and library versions, without importing TensorFlow."""
+    cpu = platform.processor() or platform.machine()
+    memory = None
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in text.splitlines() if "model name" in line
+        )
+        meminfo = Path("/proc/meminfo").read_text().splitlines()
+        memory = round(
+            int(next(line for line in meminfo if "MemTotal" in line).split()[1]) / 2**20, 1
+        )
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for package in ("tensorflow", "keras", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "memory_gib": memory,
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def _recipe(name):
+    return json.loads((ROOT / "models" / f"{name}.json").read_text())
+
+
+def _mask_kind(recipe):
+    spec = json.loads((ROOT / "data_pipelines" / f"{recipe['data']}.json").read_text())
+    return spec["masks"]["kind"]
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _ok(result):
+    return isinstance(result, dict) and "error" not in result
+
+
+def mask_costs(masks, models):
+    """Per zoo model: its masks' cost per batch over its train step (the <= 5% target)."""
+    if not (_ok(masks) and _ok(models)):
+        return []
+    by_kind = {(entry["kind"], entry["size"]): entry for entry in masks.get("results", [])}
+    rows = []
+    for entry in models.get("results", []):
+        if "train_step" not in entry:
+            continue
+        recipe = _recipe(entry["recipe"])
+        kind, size = _mask_kind(recipe), entry["image_size"]
+        batch = recipe["training"]["batch_size"]
+        train_per_image = entry["train_step"]["seconds_per_image"]
+        row = {"model": entry["model"], "kind": kind, "size": size, "batch": batch}
+        if kind == "center_box":
+            # A constant box (no random draw): not timed by masks.py, a broadcast per batch.
+            row.update(note="constant box, not timed", ratio=0.0)
+        else:
+            # masks.py times 256 and 512; a smaller model uses the 256 figure (an upper bound).
+            measured = [key for key in by_kind if key[0] == kind and key[1] >= size]
+            if not measured:
+                row.update(note=f"masks.py has no {kind} figure at >= {size}", ratio=None)
+            else:
+                source = by_kind[min(measured, key=lambda key: key[1])]
+                per_mask = source["ours_seconds_per_mask"]
+                row.update(
+                    mask_size=source["size"],
+                    mask_s_per_batch=per_mask * batch,
+                    train_s_per_batch=train_per_image * batch,
+                    ratio=per_mask / train_per_image,
+                )
+        rows.append(row)
+    return rows
+
+
+def targets(results, costs):
+    """Rows `(target, measured, verdict)` for the performance targets."""
+    rows = []
+    measured = [row for row in costs if row.get("ratio") is not None]
+    if measured:
+        worst = max(measured, key=lambda row: row["ratio"])
+        rows.append(
+            (
+                f"masks per batch <= {MASK_TARGET:.0%} of the train step, every zoo model",
+                f"worst {worst['ratio']:.2%} ({worst['model']}, {worst['kind']} {worst['size']})",
+                worst["ratio"] <= MASK_TARGET,
+            )
+        )
+    else:
+        rows.append(("masks per batch <= 5% of the train step", "not measured", None))
+    models = results.get("models", {})
+    efficiencies = [
+        (entry["best_efficiency"], entry["model"])
+        for entry in models.get("results", [])
+        if "best_efficiency" in entry
+    ]
+    if efficiencies:
+        below = [f"{name} {value:.2f}" for value, name in sorted(efficiencies) if value < 0.7]
+        lowest = min(efficiencies)
+        batch = models.get("throughput_batch")
+        rows.append(
+            (
+                f"forward GFLOP/s >= {EFFICIENCY_TARGET} x matmul GFLOP/s at batch {batch}, "
+                "every generator (best of plain / XLA)",
+                f"lowest {lowest[0]:.2f} ({lowest[1]})"
+                + (f"; below: {', '.join(below)}" if below else ""),
+                lowest[0] >= EFFICIENCY_TARGET,
+            )
+        )
+    else:
+        rows.append(("forward efficiency >= 0.7", "not measured", None))
+    cam = results.get("cam_cost", {})
+    if _ok(cam) and "fused" in cam:
+        value = cam["fused"]["cam_over_rest"]
+        rows.append(
+            (
+                f"PEPSI's CAM <= {CAM_TARGET} x the rest of the forward",
+                f"{value:.2f} (fused, {cam['image_size']}x{cam['image_size']})",
+                value <= CAM_TARGET,
+            )
+        )
+    else:
+        rows.append(("PEPSI's CAM <= 0.5 x the rest", "not measured", None))
+    pipeline = results.get("input_pipeline", {})
+    if _ok(pipeline) and "fastest_model" in pipeline:
+        fastest = pipeline["fastest_model"]
+        rows.append(
+            (
+                f"input pipeline >= {PIPELINE_TARGET:g} x the fastest model's train step",
+                f"{fastest['ratio']:.1f}x ({fastest['model']}, {fastest['slowest_source']})",
+                fastest["ratio"] >= PIPELINE_TARGET,
+            )
+        )
+    else:
+        rows.append(("input pipeline >= 3 x the fastest train step", "not measured", None))
+    export = results.get("export_latency", {})
+    if _ok(export) and export.get("worst_ratio") is not None:
+        value = export["worst_ratio"]
+        rows.append(
+            (
+                f"exported serving_default <= {EXPORT_TARGET} x the in-process call",
+                f"worst {value:.2f}",
+                value <= EXPORT_TARGET,
+            )
+        )
+    else:
+        rows.append(("exported serving_default <= 1.1 x in process", "not measured", None))
+    return rows
+
+
+def _verdict(value):
+    return "met" if value else "not measured" if value is None else "**not met**"
+
+
+def models_table(models):
+    rows = []
+    for entry in models.get("results", []):
+        if "error" in entry:
+            rows.append([entry["model"], entry["recipe"], f"error: {entry['error'][:120]}"])
+            continue
+        plain, xla = entry["forward_plain"], entry["forward_xla"]
+        xla_ok = isinstance(xla, dict)
+        train = entry["train_step"]
+        rows.append(
+            [
+                entry["model"],
+                f"`{entry['recipe']}`",
+                entry["image_size"],
+                f"{entry['params']:,}",
+                f"{entry['gflops_per_image']:.2f} / {entry['gflops_profiler']:.2f}",
+                f"{_fmt(plain['batch1_latency_ms'])} / "
+                + (_fmt(xla["batch1_latency_ms"]) if xla_ok else "n/a"),
+                f"{plain['throughput_images_per_s']:.3g} / "
+                + (f"{xla['throughput_images_per_s']:.3g}" if xla_ok else "n/a"),
+                f"{plain['efficiency']:.2f} / " + (f"{xla['efficiency']:.2f}" if xla_ok else "n/a"),
+                entry["matmul_gflops_per_s"],
+                f"{train['seconds_per_batch']:.3g} s (batch {train['batch']}; "
+                f"recipe {train['recipe_batch']})",
+                train["seconds_per_image"],
+            ]
+        )
+    header = [
+        "model",
+        "recipe",
+        "size",
+        "G params",
+        "GFLOPs/image counted / profiler",
+        "batch-1 ms plain / XLA",
+        f"batch-{models.get('throughput_batch')} img/s plain / XLA",
+        "efficiency plain / XLA",
+        "matmul GFLOP/s",
+        "train step (G + D)",
+        "train s/image",
+    ]
+    return _table(header, rows)
+
+
+def pipeline_table(pipeline):
+    rows = [
+        [
+            entry["model"],
+            entry["data_spec"],
+            entry["source"],
+            entry["image_size"],
+            entry["batch"],
+            entry["images_per_s"],
+            entry.get("train_step_images_per_s"),
+            entry.get("ratio"),
+        ]
+        for entry in pipeline.get("pipelines", [])
+    ]
+    header = ["model", "data spec", "source", "size", "batch", "pipeline img/s"]
+    return _table(header + ["train step img/s (same process)", "ratio"], rows)
+
+
+def cost_table(costs):
+    rows = [
+        [
+            row["model"],
+            row["kind"],
+            row["size"],
+            row["batch"],
+            row.get("mask_s_per_batch"),
+            row.get("train_s_per_batch"),
+            "-" if row.get("ratio") is None else f"{row['ratio']:.2%}",
+            row.get("note", f"masks timed at {row.get('mask_size')}"),
+        ]
+        for row in costs
+    ]
+    header = ["model", "mask kind", "size", "recipe batch", "masks s/batch"]
+    return _table(header + ["train step s/batch", "masks / step", "note"], rows)
+
+
+def export_table(export):
+    rows = [
+        [
+            entry["model"],
+            entry.get("image_size"),
+            entry.get("batch"),
+            entry.get("exported_ms"),
+            entry.get("in_process_ms"),
+            entry.get("ratio"),
+            entry.get("in_process_xla_ms"),
+            entry.get("error", ""),
+        ]
+        for entry in export.get("results", [])
+    ]
+    header = ["model", "size", "batch", "exported ms", "in-process ms", "ratio"]
+    return _table(header + ["in-process XLA ms", "error"], rows)
+
+
+def cam_table(cam):
+    rows = [
+        [
+            name,
+            cam[name]["forward_with_cam_s"],
+            cam[name]["forward_without_cam_s"],
+            cam[name]["cam_only_s"],
+            cam[name]["cam_over_rest"],
+            cam[name]["cam_only_over_rest"],
+        ]
+        for name in ("patches", "fused")
+        if name in cam
+    ]
+    header = ["implementation", "with CAM s", "without CAM s", "CAM alone s"]
+    return _table(header + ["(with - without) / without", "CAM alone / without"], rows)
+
+
+def masks_table(masks):
+    rows = [
+        [
+            entry.get("kind"),
+            entry.get("size"),
+            entry.get("ours_masks_per_s"),
+            entry.get("reference_masks_per_s"),
+            entry.get("ratio"),
+            (entry.get("ours_hole_ratio") or {}).get("mean"),
+            (entry.get("reference_hole_ratio") or {}).get("mean"),
+        ]
+        for entry in masks.get("results", [])
+    ]
+    header = ["kind", "size", "ours masks/s", "OpenCV reference masks/s", "ratio"]
+    return _table(header + ["ours hole ratio (mean)", "reference hole ratio (mean)"], rows)
+
+
+def serving_table(serving):
+    keys = ("clients", "seconds", "requests", "requests_per_s", "p50_ms", "p99_ms", "errors")
+    return _table(list(keys), [[serving.get(key) for key in keys]])
+
+
+TABLES = {
+    "masks": ("Masks (masks.py)", masks_table),
+    "models": ("Models (models.py)", models_table),
+    "input_pipeline": ("Input pipeline (input_pipeline.py)", pipeline_table),
+    "cam_cost": ("PEPSI's contextual attention (cam_cost.py)", cam_table),
+    "export_latency": ("Export (export_latency.py)", export_table),
+    "serving_load": ("Serving under load (serving_load.py)", serving_table),
+}
+
+
+def render(results, seconds, setting, machine_info, command, started):
+    costs = mask_costs(results.get("masks"), results.get("models"))
+    target_rows = targets(results, costs)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `{command}` on {started} (setting `{setting}`; "
+        f"{sum(seconds.values()):.0f} s in all). Do not edit by hand: run the command again.",
+        "Figures are ratios against a reference measured in the same process, interleaved with",
+        "the runs they are compared with; benchmarks/README.md says what each one measures.",
+        "",
+        "## Machine",
+        "",
+        _table(["item", "value"], [[key, value] for key, value in machine_info.items()]),
+        "",
+        "## Targets",
+        "",
+        _table(
+            ["target", "measured", "verdict"],
+            [(name, value, _verdict(met)) for name, value, met in target_rows],
+        ),
+        "",
+        "## Masks per batch over each model's train step (masks.py x models.py)",
+        "",
+        cost_table(costs) if costs else "Not available: masks.py or models.py has no figures.",
+    ]
+    for name in SCRIPTS:
+        title, table = TABLES[name]
+        result = results.get(name, {})
+        lines += ["", f"## {title}", "", f"Ran in {seconds.get(name, 0):.0f} s."]
+        if _ok(result):
+            try:
+                lines += ["", table(result)]
+            except (KeyError, TypeError, ValueError) as error:  # a script changed its keys
+                lines += ["", f"**Error**: cannot tabulate the JSON object: {error!r}"]
+        else:
+            lines += ["", f"**Error**: {result.get('error', 'not run')}"]
+    return "\n".join(lines) + "\n", target_rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--tiny", action="store_true", help="seconds-long runs (tests)")
+    group.add_argument("--quick", action="store_true", help="under 10 minutes on 2 cores")
+    parser.add_argument("--output", default=str(BENCHMARKS / "RESULTS.md"))
+    parser.add_argument("--json-dir", help="also save each script's JSON object here")
+    parser.add_argument("--only", default="", help="comma-separated scripts (default: all)")
+    parser.add_argument(
+        "--from-json",
+        help="write the tables from the JSON objects saved by --json-dir; run nothing",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="scripts at once; above 1 the timings mean nothing"
+    )
+    args = parser.parse_args()
+    setting = "tiny" if args.tiny else "quick" if args.quick else "full"
+    names = [name for name in SCRIPTS if not args.only or name in args.only.split(",")]
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    timeout = TIMEOUTS_S[setting]
+
+    def run(name):
+        print(f"run_all: {name} ...", file=sys.stderr, flush=True)
+        result, seconds = run_script(name, setting, timeout)
+        status = f"error: {result['error'][:200]}" if "error" in result else "ok"
+        print(f"run_all: {name} {status} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+        return name, result, seconds
+
+    if args.from_json:
+        folder = Path(args.from_json)
+        timing = folder / SECONDS_FILE
+        recorded = json.loads(timing.read_text()) if timing.exists() else {}
+        outcomes = [
+            (name, json.loads((folder / f"{name}.json").read_text()), recorded.get(name, 0.0))
+            for name in names
+            if (folder / f"{name}.json").exists()
+        ]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            outcomes = list(pool.map(run, names))
+    results = {name: result for name, result, _ in outcomes}
+    seconds = {name: value for name, _, value in outcomes}
+    if args.json_dir and not args.from_json:
+        folder = Path(args.json_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, result in results.items():
+            (folder / f"{name}.json").write_text(json.dumps(result, indent=1))
+        (folder / SECONDS_FILE).write_text(json.dumps(seconds))
+    flag = "" if setting == "full" else f" --{setting}"
+    markdown, target_rows = render(
+        results, seconds, setting, machine(), f"python benchmarks/run_all.py{flag}", started
+    )
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(markdown)
+    print(markdown)
+    summary = {
+        "benchmark": "run_all",
+        "setting": setting,
+        "output": str(output),
+        "targets": [
+            {"target": name, "measured": value, "verdict": _verdict(met).strip("*")}
+            for name, value, met in target_rows
+        ],
+        "errors": {name: result["error"] for name, result in results.items() if "error" in result},
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
