@@ -14,8 +14,9 @@ is like for like, and for the shape kinds also our cost with the exact
 
     python benchmarks/masks.py [--tiny | --quick]
 
-`--tiny`: 32x32, batch 4, one run (seconds, for tests); `--quick`: 256 and
-512, batch 64, 5 runs; no flag: 256 and 512, batch 64, 15 runs. Prints one
+`--tiny`: 32x32, batch 4, one run (seconds, for tests); `--quick`: 128, 256
+and 512, batch 64, 5 runs; no flag: the same sizes, 15 runs (128 is the
+Context Encoders' size, 256 and 512 the others'). Prints one
 JSON object as its last line:
 
     {"benchmark": "masks", "setting": "full", "batch": 64, "runs": 15,
@@ -58,8 +59,8 @@ SHAPE_KINDS = ("random_boxes", "irregular_strokes", "free_form")
 EXACT_RATIO = (0.2, 0.3)
 SETTINGS = {
     "tiny": {"sizes": (32,), "batch": 4, "runs": 1},
-    "quick": {"sizes": (256, 512), "batch": 64, "runs": 5},
-    "full": {"sizes": (256, 512), "batch": 64, "runs": 15},
+    "quick": {"sizes": (128, 256, 512), "batch": 64, "runs": 5},
+    "full": {"sizes": (128, 256, 512), "batch": 64, "runs": 15},
 }
 
 

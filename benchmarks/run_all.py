@@ -144,7 +144,7 @@ def mask_costs(masks, models):
             # A constant box (no random draw): not timed by masks.py, a broadcast per batch.
             row.update(note="constant box, not timed", ratio=0.0)
         else:
-            # masks.py times 256 and 512; a smaller model uses the 256 figure (an upper bound).
+            # The figure at the model's size, or else at the next larger size (an upper bound).
             measured = [key for key in by_kind if key[0] == kind and key[1] >= size]
             if not measured:
                 row.update(note=f"masks.py has no {kind} figure at >= {size}", ratio=None)
