@@ -31,7 +31,15 @@ BENCHMARKS = Path(__file__).resolve().parent
 ROOT = BENCHMARKS.parent
 
 # Run order: the cheap, independent ones first.
-SCRIPTS = ("masks", "cam_cost", "export_latency", "input_pipeline", "models", "serving_load")
+SCRIPTS = (
+    "masks",
+    "cam_cost",
+    "export_latency",
+    "preset_latency",
+    "input_pipeline",
+    "models",
+    "serving_load",
+)
 # Written next to the scripts' JSON objects by --json-dir, read back by --from-json.
 SECONDS_FILE = "run_all_seconds.json"
 TIMEOUTS_S = {"tiny": 180, "quick": 480, "full": 4 * 3600}
@@ -41,6 +49,7 @@ EFFICIENCY_TARGET = 0.7
 CAM_TARGET = 0.5
 PIPELINE_TARGET = 3.0
 EXPORT_TARGET = 1.1
+PRESET_TARGET_MS = 2000.0
 
 
 def run_script(name, setting, timeout):
@@ -189,6 +198,10 @@ def targets(results, costs):
             f"exported serving_default <= {EXPORT_TARGET} x the in-process call",
             _export_target(results.get("export_latency")),
         ),
+        (
+            f"default preset inpaints 512x512 in < {PRESET_TARGET_MS / 1000:g} s after loading",
+            _preset_target(results.get("preset_latency")),
+        ),
     ]
     return [(target, *(outcome or ("not measured", None))) for target, outcome in checks]
 
@@ -248,6 +261,13 @@ def _export_target(export):
         return None
     value = export["worst_ratio"]
     return f"worst {value:.2f}", value <= EXPORT_TARGET
+
+
+def _preset_target(preset):
+    if not (_ok(preset) and preset.get("ms_at_512") is not None):
+        return None
+    value = preset["ms_at_512"]
+    return f"{value:.0f} ms ({preset['preset']})", value < PRESET_TARGET_MS
 
 
 def _verdict(value):
@@ -385,6 +405,14 @@ def masks_table(masks):
     return _table(header + ["ours hole ratio (mean)", "reference hole ratio (mean)"], rows)
 
 
+def preset_table(preset):
+    rows = [
+        [preset["preset"], f"{row['size']}x{row['size']}", row["median_ms"], row["min_ms"]]
+        for row in preset.get("results", [])
+    ]
+    return _table(["preset", "size", "median ms", "min ms"], rows)
+
+
 def serving_table(serving):
     keys = ("clients", "seconds", "requests", "requests_per_s", "p50_ms", "p99_ms", "errors")
     return _table(list(keys), [[serving.get(key) for key in keys]])
@@ -396,6 +424,7 @@ TABLES = {
     "input_pipeline": ("Input pipeline (input_pipeline.py)", pipeline_table),
     "cam_cost": ("PEPSI's contextual attention (cam_cost.py)", cam_table),
     "export_latency": ("Export (export_latency.py)", export_table),
+    "preset_latency": ("Inpainting with the default preset (preset_latency.py)", preset_table),
     "serving_load": ("Serving under load (serving_load.py)", serving_table),
 }
 

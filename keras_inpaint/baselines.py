@@ -1,5 +1,10 @@
 """Classical fills that every trained model is compared against.
 
+`BASELINES` maps the names `keras-inpaint evaluate --baselines` takes to
+uint8 batch functions: `mean` (known-pixel mean), `push_pull` (the pyramid
+fill of `keras_inpaint.layers.push_pull`, the bar on real photographs),
+`telea` and `ns` (OpenCV) and `biharmonic` (scikit-image).
+
 Example:
     >>> import numpy as np
     >>> from keras_inpaint.baselines import mean_fill
@@ -78,8 +83,33 @@ def mean_fill_uint8(image, mask):
     return np.where(np.asarray(hole) > 0, images.model_to_uint8(filled).numpy(), image)
 
 
+def push_pull_uint8(image, mask):
+    """`push_pull_fill` on uint8 batches (hole = nonzero mask), rounded back to uint8."""
+    from keras_inpaint import images
+    from keras_inpaint.layers.push_pull import push_pull_fill
+
+    hole = images.binarize_mask(mask)
+    filled = push_pull_fill(images.uint8_to_model(image) * (1.0 - hole), hole)
+    return np.where(np.asarray(hole) > 0, images.model_to_uint8(filled).numpy(), image)
+
+
+def biharmonic_uint8(image, mask):
+    """scikit-image's biharmonic inpainting (Damelin and Hoang 2018) on uint8 batches."""
+    from skimage.restoration import inpaint_biharmonic
+
+    image, hole = np.asarray(image, np.uint8), np.asarray(mask)[..., 0] != 0
+    filled = [
+        inpaint_biharmonic(one, one_hole, channel_axis=-1) if one_hole.any() else one / 255.0
+        for one, one_hole in zip(image, hole, strict=True)
+    ]
+    filled = np.clip(np.round(np.stack(filled) * 255.0), 0, 255).astype(np.uint8)
+    return np.where(hole[..., None], filled, image)
+
+
 BASELINES = {
     "mean": mean_fill_uint8,
+    "push_pull": push_pull_uint8,
+    "biharmonic": biharmonic_uint8,
     "telea": lambda image, mask: opencv_inpaint(image, mask, "telea"),
     "ns": lambda image, mask: opencv_inpaint(image, mask, "ns"),
 }

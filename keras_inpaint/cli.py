@@ -46,6 +46,10 @@ def _train(args):
         export=not args.no_export,
         backup_every_steps=args.backup_every_steps,
         backup_every_seconds=args.backup_every_seconds,
+        data_dir=args.data_dir,
+        files=args.files,
+        heldout_files=args.heldout_files,
+        init_preset=args.init_preset,
     )
     model, baseline = summary["evaluation"]["model"], summary["evaluation"]["mean_fill"]
     print(f"run directory: {summary['out_dir']}")
@@ -71,8 +75,13 @@ def _export(args):
             f"--name {args.name!r} must be one folder name (no '/'): TF Serving serves "
             "<base>/<name>/<version>."
         )
+    from keras_inpaint import presets
+
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
-    model = load_model(args.source)
+    if presets.is_preset(args.source):
+        model = presets.load_inpainter(args.source)
+    else:
+        model = load_model(args.source)
     path = export_saved_model(
         model, args.base, name=args.name, version=args.version, max_side=args.max_side
     )
@@ -80,9 +89,13 @@ def _export(args):
 
 
 def _inpaint(args):
+    from keras_inpaint import presets
     from keras_inpaint.inference import inpaint_files
 
-    inpaint_files(args.model, args.image, args.mask, args.out, blend=args.poisson_blend)
+    if args.model is not None and args.preset is not None:
+        raise ValueError("give --model or --preset, not both")
+    model = args.model or presets.preset_dir(args.preset or presets.default_name())
+    inpaint_files(model, args.image, args.mask, args.out, blend=args.poisson_blend)
     print(args.out)
 
 
@@ -101,8 +114,13 @@ def _serve(args):
             'python -m pip install "keras-inpaint[serve]"'
         ) from None
 
+    model_dirs = list(args.model_dir or [])
+    if args.preset:
+        model_dirs += _export_presets(args.preset)
+    if not model_dirs:
+        raise ValueError("give at least one --model-dir or --preset to serve")
     serve(
-        args.model_dir,
+        model_dirs,
         host=args.host,
         port=args.port,
         max_request_bytes=args.max_request_bytes,
@@ -113,11 +131,64 @@ def _serve(args):
     )
 
 
-def _zoo(args):
-    from keras_inpaint.zoo import format_table, zoo_entries, zoo_json
+def _export_presets(names):
+    """Export presets into a fresh temporary base folder; their model folders, to serve."""
+    import tempfile
 
-    entries = zoo_entries()
-    print(zoo_json(entries) if args.json else format_table(entries))
+    from keras_inpaint import presets
+    from keras_inpaint.export import export_saved_model
+
+    base = Path(tempfile.mkdtemp(prefix="keras-inpaint-presets-"))
+    folders = []
+    for name in names:
+        model = presets.load_inpainter(name)
+        version = export_saved_model(model, base, name=model.name)
+        print(f"preset {name}: exported to {version}", file=sys.stderr)
+        folders.append(str(Path(version).parent))
+    return folders
+
+
+def _preset(args):
+    import json
+
+    from keras_inpaint.presets.publish import publish_preset
+
+    training_data = None
+    if args.training_data:
+        path = Path(args.training_data)
+        if not path.is_file():
+            raise FileNotFoundError(f"--training-data file {path} does not exist.")
+        training_data = json.loads(path.read_text())
+    folder = publish_preset(
+        args.run,
+        args.name,
+        args.out,
+        photos=args.photos,
+        files=args.files,
+        description=args.description,
+        training_data=training_data,
+        default=args.default,
+    )
+    print(folder)
+
+
+def _zoo(args):
+    from keras_inpaint.zoo import (
+        format_presets,
+        format_table,
+        preset_entries,
+        zoo_entries,
+        zoo_json,
+    )
+
+    entries, presets = zoo_entries(), preset_entries()
+    if args.json:
+        print(zoo_json({"recipes": entries, "presets": presets}))
+        return
+    print(format_table(entries))
+    print()
+    print("presets (validation: 256x256 photo benchmark, whole-image PSNR dB / SSIM)")
+    print(format_presets(presets))
 
 
 def positive_int(text):
@@ -157,10 +228,28 @@ def build_parser():
     train = commands.add_parser("train", help="train a recipe with model.fit")
     train.add_argument(
         "--recipe",
-        default="context_encoder/builtin_64",
-        help="recipe name (see `keras-inpaint zoo`) or path to a recipe .json",
+        help="recipe name (see `keras-inpaint zoo`) or path to a recipe .json (default "
+        "context_encoder/builtin_64, or with --init-preset the preset's own recipe)",
+    )
+    train.add_argument(
+        "--init-preset",
+        help="fine-tune a preset: start the generator from its weights (name or folder)",
     )
     train.add_argument("--data", help="data spec name under data_pipelines/ or path to a .json")
+    train.add_argument(
+        "--data-dir",
+        help="train on the images in this folder (the data spec's masks, size and "
+        "augmentation are kept)",
+    )
+    train.add_argument(
+        "--files",
+        help="text file listing the training images, one path a line, relative to --data-dir",
+    )
+    train.add_argument(
+        "--heldout-files",
+        help="text file listing the held-out images, relative to --data-dir "
+        "(default: evaluate on the training images)",
+    )
     train.add_argument(
         "--out",
         help="run directory (default runs/<recipe name>); "
@@ -184,7 +273,9 @@ def build_parser():
     train.set_defaults(handler=_train)
 
     export = commands.add_parser("export", help="export a run or .keras file for TF Serving")
-    export.add_argument("source", help="training run directory or .keras file")
+    export.add_argument(
+        "source", help="training run directory, .keras file, or a preset's name or folder"
+    )
     export.add_argument("--base", required=True, help="TF Serving model base folder")
     export.add_argument("--name", help="model name (default: the model's name)")
     export.add_argument(
@@ -200,8 +291,11 @@ def build_parser():
     export.set_defaults(handler=_export)
 
     inpaint = commands.add_parser("inpaint", help="fill the hole of one image file")
+    inpaint.add_argument("--model", help="export version folder, .keras file or run directory")
     inpaint.add_argument(
-        "--model", required=True, help="export version folder, .keras file or run directory"
+        "--preset",
+        help="a shipped preset's name (`keras-inpaint zoo` lists them) or a preset folder; "
+        "without --model or --preset the default preset fills the hole",
     )
     inpaint.add_argument("--image", required=True, help="input image (PNG/JPEG/BMP)")
     inpaint.add_argument("--mask", required=True, help="mask image, white = hole")
@@ -225,6 +319,14 @@ def build_parser():
     source.add_argument(
         "--data", help="a data spec (name or path): its held-out images, masks and size"
     )
+    source.add_argument(
+        "--photos",
+        help="a folder of photographs for the presets' validation benchmark: 256x256 "
+        "centre crops with seeded free-form and box holes of 5-60%% (with --files)",
+    )
+    evaluate.add_argument(
+        "--files", help="with --photos: text file listing the photographs (e.g. val.txt)"
+    )
     evaluate.add_argument("--split", default="test", help="tfds split (default %(default)s)")
     evaluate.add_argument(
         "--masks",
@@ -243,9 +345,17 @@ def build_parser():
         help="export version folder, .keras file or run directory; repeat for several",
     )
     evaluate.add_argument(
+        "--preset",
+        action="append",
+        default=[],
+        help="a shipped preset's name or a preset folder; repeat for several, 'all' for "
+        "every shipped preset",
+    )
+    evaluate.add_argument(
         "--baselines",
         default="mean,telea,ns",
-        help="comma-separated from mean, telea, ns (telea/ns need OpenCV); '' for none",
+        help="comma-separated from mean, push_pull, telea, ns, biharmonic (telea/ns need "
+        "OpenCV); '' for none",
     )
     evaluate.add_argument(
         "--poisson-blend", action="store_true", help="also score each model Poisson-blended"
@@ -268,8 +378,13 @@ def build_parser():
         "serve", help="serve exports over TF Serving's REST API (needs the [serve] extra)"
     )
     serve.add_argument(
+        "--preset",
+        action="append",
+        help="serve a shipped preset (by name) or a preset folder, exported on start; "
+        "repeat for several",
+    )
+    serve.add_argument(
         "--model-dir",
-        required=True,
         action="append",
         help="model folder <base>/<name> of an export; its highest version is served as "
         "<name>. Repeat to serve several models.",
@@ -312,6 +427,25 @@ def build_parser():
         help="open connections at most; more get HTTP 503 (default %(default)s)",
     )
     serve.set_defaults(handler=_serve)
+
+    preset = commands.add_parser(
+        "preset", help="make a preset (weights, metadata, model card) from a training run"
+    )
+    preset.add_argument("run", help="a finished training run directory")
+    preset.add_argument("--name", required=True, help="the preset's name (one folder name)")
+    preset.add_argument("--out", required=True, help="folder to create the preset in")
+    preset.add_argument(
+        "--photos", help="validation photographs: score the preset on the photo benchmark"
+    )
+    preset.add_argument("--files", help="with --photos: list of the photographs (val.txt)")
+    preset.add_argument("--description", default="", help="a paragraph for the model card")
+    preset.add_argument(
+        "--training-data", help="JSON file describing the training data and its licences"
+    )
+    preset.add_argument(
+        "--default", action="store_true", help="mark it as the general default preset"
+    )
+    preset.set_defaults(handler=_preset)
 
     zoo = commands.add_parser("zoo", help="list the recipes and their parameter counts")
     zoo.add_argument("--json", action="store_true", help="machine-readable output")

@@ -46,6 +46,10 @@ def _mask_spec(text):
 def _pairs(args):
     if args.pairs:
         return load_pairs(args.pairs)
+    if args.photos:
+        from keras_inpaint.photo_benchmark import benchmark_pairs
+
+        return benchmark_pairs(args.photos, args.files, seed=args.seed)
     if args.tfds:
         source = {"type": "tfds", "name": args.tfds, "heldout_split": args.split}
         return dataset_pairs(source, _mask_spec(args.masks), args.size, args.count, args.seed)
@@ -62,10 +66,16 @@ def _pairs(args):
 
 
 def _methods(args):
+    from keras_inpaint import presets
     from keras_inpaint.inference import Predictor
     from keras_inpaint.postprocess import poisson_blend
 
     methods = {}
+    names = [
+        name for entry in args.preset for name in (presets.list() if entry == "all" else [entry])
+    ]
+    for name in names:
+        methods[presets.preset_dir(name).name] = Predictor(presets.preset_dir(name))
     for path in args.model:
         name = Path(path).name if not Path(path).name.isdigit() else Path(path).parent.name
         methods[name] = Predictor(path)
@@ -78,7 +88,7 @@ def _methods(args):
             raise ValueError(f"unknown baseline {baseline!r}; choose from {sorted(BASELINES)}")
         methods[baseline] = BASELINES[baseline]
     if not methods:
-        raise ValueError("nothing to evaluate: give --model and/or --baselines")
+        raise ValueError("nothing to evaluate: give --preset, --model and/or --baselines")
     return methods
 
 

@@ -147,8 +147,9 @@ class Predictor:
 
     Args:
         model_path: a SavedModel export version folder (`<base>/<name>/<version>`),
-            a `.keras` file or a training run directory.
-        max_side: for `.keras` files and runs, the largest image side accepted
+            a `.keras` file, a training run directory, or a preset (a shipped
+            preset's name or a preset folder, see `keras_inpaint.presets`).
+        max_side: for `.keras` files, runs and presets, the largest image side accepted
             (an export has its own, chosen when it was written).
 
     Example:
@@ -159,7 +160,14 @@ class Predictor:
     """
 
     def __init__(self, model_path, max_side=DEFAULT_MAX_SIDE):
+        from keras_inpaint import presets
+
         path = Path(model_path)
+        if presets.is_preset(model_path):
+            model = presets.load_inpainter(model_path)
+            self._fn = tf.function(serving_function(model, max_side), reduce_retracing=True)
+            self.image_size = SizeRule.for_generator(model.generator).signature_size()
+            return
         if (path / "saved_model.pb").is_file():
             self._fn = _load_saved_model(path)
             spec = self._fn.structured_input_signature[1]["image"]

@@ -1,4 +1,5 @@
-"""The zoo listing: every recipe under `models/` with its networks and parameter counts.
+"""The zoo listing: every recipe under `models/` with its networks and parameter counts,
+and every shipped preset with its validation scores (read from its metadata).
 
 Example:
     >>> from keras_inpaint.zoo import zoo_entries
@@ -67,3 +68,48 @@ def format_table(entries):
 
 def zoo_json(entries):
     return json.dumps(entries, indent=2)
+
+
+def preset_entries():
+    """One dict per shipped preset: name, family, params, validation PSNR/SSIM and baselines'."""
+    from keras_inpaint import presets
+
+    entries = []
+    for name in presets.list():
+        metadata = presets.metadata(name)
+        summary = metadata.get("validation", {}).get("summary", {})
+        entries.append(
+            {
+                "preset": name,
+                "default": bool(metadata.get("default")),
+                "family": metadata.get("family", ""),
+                "generator": metadata.get("generator_class", ""),
+                "trainable_params": metadata.get("trainable_params"),
+                "validation": {
+                    method: {"psnr": values["psnr"], "ssim": values["ssim"]}
+                    for method, values in summary.items()
+                },
+            }
+        )
+    return entries
+
+
+def format_presets(entries):
+    """A plain-text table of the presets: validation PSNR / SSIM next to push-pull's."""
+    lines = [
+        f"{'preset':<28} {'family':<16} {'params':>10}  {'PSNR':>6} {'SSIM':>6}  "
+        f"{'push-pull PSNR':>14} {'SSIM':>6}"
+    ]
+    for entry in entries:
+        name = entry["preset"] + (" (default)" if entry["default"] else "")
+        own = entry["validation"].get(entry["preset"], {})
+        bar = entry["validation"].get("push_pull", {})
+        cells = [f"{own.get(k, float('nan')):>6.{d}f}" for k, d in (("psnr", 2), ("ssim", 3))]
+        bars = [f"{bar.get('psnr', float('nan')):>14.2f}", f"{bar.get('ssim', float('nan')):>6.3f}"]
+        lines.append(
+            f"{name:<28} {entry['family']:<16} {entry['trainable_params'] or 0:>10,}  "
+            + " ".join(cells)
+            + "  "
+            + " ".join(bars)
+        )
+    return "\n".join(lines)

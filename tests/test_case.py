@@ -135,3 +135,27 @@ def run_on_two_cpus(body):
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def write_photos(folder, count=12, size=40):
+    """PNG photographs of gradients, stripes and discs, plus train/val lists."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:size, 0:size] / size
+    names = []
+    for index in range(count):
+        colour = rng.uniform(0, 1, 3)
+        kind = index % 3
+        if kind == 0:
+            base = x * rng.uniform(0.3, 1) + y * rng.uniform(0.3, 1)
+        elif kind == 1:
+            base = 0.5 + 0.5 * np.sin(2 * np.pi * (x * rng.integers(2, 5) + y))
+        else:
+            base = ((x - 0.5) ** 2 + (y - 0.5) ** 2 < rng.uniform(0.05, 0.15)).astype(float)
+        pixels = np.clip(base[..., None] * colour * 255, 0, 255).astype(np.uint8)
+        name = f"photo_{index:02d}.png"
+        tf.io.write_file(str(folder / name), tf.io.encode_png(pixels))
+        names.append(name)
+    (folder / "train.txt").write_text("\n".join(names[:-4]) + "\n")
+    (folder / "val.txt").write_text("\n".join(names[-4:]) + "\n")
+    return folder

@@ -28,8 +28,12 @@ def zoo_json():
 def test_zoo_json_lists_every_recipe_with_parameter_counts(zoo_json, capsys, monkeypatch):
     monkeypatch.setattr("keras_inpaint.zoo.zoo_entries", lambda: zoo_json)
     assert main(["zoo", "--json"]) == 0
-    entries = json.loads(capsys.readouterr().out)
+    payload = json.loads(capsys.readouterr().out)
+    entries = payload["recipes"]
     assert entries == zoo_json
+    from keras_inpaint import presets
+
+    assert [entry["preset"] for entry in payload["presets"]] == presets.list()
     by_name = {entry["recipe"]: entry for entry in entries}
     assert "context_encoder/builtin_64" in by_name
     center = by_name["context_encoder/center_128"]["networks"]

@@ -7,6 +7,7 @@ from keras_inpaint.callbacks.divergence_guard import (
     safe_to_save,
     weights_are_finite,
 )
+from keras_inpaint.callbacks.epoch_clock import EpochClock
 from keras_inpaint.callbacks.metrics_csv import MetricsCSV
 from keras_inpaint.callbacks.sample_grid import SampleGrid, sample_grid, write_png
 from keras_inpaint.callbacks.skipped_images_log import SkippedImagesLog
@@ -15,6 +16,7 @@ from keras_inpaint.callbacks.training_backup import TrainingBackup
 __all__ = [
     "AtomicCheckpoint",
     "DivergenceGuard",
+    "EpochClock",
     "MetricsCSV",
     "SampleGrid",
     "SkippedImagesLog",

@@ -38,6 +38,7 @@ from keras_inpaint.data.pipeline import (
     build_dataset,
     load_data_spec,
     validate_data_spec,
+    with_folder,
 )
 from keras_inpaint.data.sources import (
     IMAGE_EXTENSIONS,
@@ -45,6 +46,7 @@ from keras_inpaint.data.sources import (
     SOURCE_TYPES,
     folder_images,
     image_source,
+    read_file_list,
     tfds_images,
     tfrecord_images,
 )
@@ -79,8 +81,10 @@ __all__ = [
     "pipeline",
     "random_boxes",
     "random_region",
+    "read_file_list",
     "sources",
     "tfds_images",
     "tfrecord_images",
     "validate_data_spec",
+    "with_folder",
 ]

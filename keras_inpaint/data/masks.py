@@ -30,6 +30,9 @@ Kinds, with the papers they come from:
 - `free_form`: DeepFill v2 / PEPSI brush strokes (Yu et al.,
   https://arxiv.org/abs/1806.03589).
 - `from_files` / `load_mask_file`: masks read from image files.
+- `mixture`: each image's mask comes from one of several specs, e.g. free-form
+  strokes or boxes in three hole-ratio buckets (the presets' training and
+  validation masks).
 
 `make_mask_fn` builds any of them from a JSON-able spec (the `masks` entry of a
 data spec).
@@ -74,6 +77,7 @@ MASK_KINDS = (
     "irregular_strokes",
     "free_form",
     "files",
+    "mixture",
 )
 
 # Lengths and widths of strokes are given for this image side and scale with
@@ -597,6 +601,9 @@ def make_mask_fn(spec):
     kind = spec.get("kind")
     if kind not in MASK_KINDS:
         raise ValueError(f"unknown mask kind {kind!r}; valid kinds: {', '.join(MASK_KINDS)}")
+    if kind == "mixture":
+        _check_options(kind, options, ("components", "cycle"))
+        return _mixture_mask_fn(spec.get("components"), bool(spec.get("cycle", False)))
     if kind == "files":
         _check_options(kind, options, ("pattern",))
         if "pattern" not in options:
@@ -616,6 +623,38 @@ def make_mask_fn(spec):
     return lambda batch_size, height, width, seed: generator(
         batch_size, height, width, seed, **options
     )
+
+
+def _mixture_mask_fn(components, cycle):
+    """Each image's mask from one component spec: the `n`-th image of a batch takes
+    component `n % len(components)` when `cycle`, else one drawn by the seed."""
+    if not isinstance(components, list) or not components:
+        raise ValueError(
+            "mask kind 'mixture' needs 'components': a non-empty list of mask specs, "
+            'e.g. [{"kind": "free_form"}, {"kind": "random_boxes"}]'
+        )
+    if any(isinstance(c, Mapping) and c.get("kind") == "mixture" for c in components):
+        raise ValueError("a 'mixture' component cannot itself be a 'mixture'; list its parts")
+    mask_fns = [make_mask_fn(component) for component in components]
+
+    def mixture(batch_size, height, width, seed):
+        seed = tf.cast(seed, tf.int64)
+        if cycle:
+            choice = tf.range(batch_size, dtype=tf.int64) % len(mask_fns)
+        else:
+            choice_seed = tf.random.experimental.stateless_fold_in(seed, len(mask_fns))
+            choice = tf.random.stateless_uniform(
+                [batch_size], choice_seed, 0, len(mask_fns), dtype=tf.int64
+            )
+        masks = tf.zeros([batch_size, height, width, 1], tf.float32)
+        for index, mask_fn in enumerate(mask_fns):
+            drawn = mask_fn(
+                batch_size, height, width, tf.random.experimental.stateless_fold_in(seed, index)
+            )
+            masks = tf.where(tf.reshape(choice == index, [-1, 1, 1, 1]), drawn, masks)
+        return masks
+
+    return mixture
 
 
 _GENERATORS = {

@@ -98,6 +98,30 @@ def load_data_spec(name_or_path):
     return spec
 
 
+def with_folder(spec, path, files=None, heldout_files=None):
+    """A copy of data spec `spec` reading its images from the folder `path`.
+
+    Masks, size and augmentation stay the spec's; `files` and `heldout_files`
+    are list files naming the training and held-out images (paths relative
+    to `path`; see `keras_inpaint.data.sources.read_file_list`). Without
+    `heldout_files` the held-out split reuses the training images (a warning
+    says so when it is read).
+
+    Example:
+        >>> spec = with_folder(load_data_spec("photos_128"), "my_photos")
+        >>> spec["source"]
+        {'type': 'folder', 'path': 'my_photos'}
+    """
+    source = {"type": "folder", "path": str(path)}
+    if files is not None:
+        source["files"] = str(files)
+    if heldout_files is not None:
+        source["heldout_files"] = str(heldout_files)
+    spec = dict(spec, source=source)
+    validate_data_spec(spec)
+    return spec
+
+
 def validate_data_spec(spec):
     """Raise ValueError naming the problem if `spec` is not a valid data spec.
 

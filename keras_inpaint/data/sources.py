@@ -10,11 +10,14 @@ a data spec:
 | `builtin`  | `heldout_count` (held-out crops, default 64)                 |
 | `tfds`     | `name`; `split`, `heldout_split`, `data_dir`, `image_key`,   |
 |            | `download`                                                   |
-| `folder`   | `path`; `heldout_path`                                       |
+| `folder`   | `path`; `heldout_path`, `files`, `heldout_files`             |
 | `tfrecord` | `pattern`; `heldout_pattern`, `image_key`                    |
 
 A folder or TFRecord source without `heldout_path` / `heldout_pattern`
-evaluates on its training images (a warning says so).
+evaluates on its training images (a warning says so). A folder source may
+name list files instead (`files`, `heldout_files`: one image path a line,
+relative to `path`, `#` comments): a photo corpus with `train.txt` and
+`val.txt` beside its `images/` folder is then one folder with two lists.
 
 Images that do not decode (corrupt, truncated, or not images at all) are
 skipped, never a crash and never a silent drop: each one is named in a
@@ -111,7 +114,7 @@ SOURCE_KEYS = {
         "required": ("name",),
         "optional": ("split", "heldout_split", "data_dir", "image_key", "download"),
     },
-    "folder": {"required": ("path",), "optional": ("heldout_path",)},
+    "folder": {"required": ("path",), "optional": ("heldout_path", "files", "heldout_files")},
     "tfrecord": {"required": ("pattern",), "optional": ("heldout_pattern", "image_key")},
 }
 SOURCE_TYPES = tuple(SOURCE_KEYS)
@@ -261,7 +264,7 @@ def tfds_images(
     return examples.map(lambda example: _as_rgb_uint8(example[image_key]), tf.data.AUTOTUNE)
 
 
-def folder_images(path, shuffle_seed=None, skipped=None):
+def folder_images(path, shuffle_seed=None, skipped=None, files=None):
     """Images under a folder, searched recursively (.jpg, .jpeg, .png, .bmp, any case).
 
     Files that cannot be read or decoded (corrupt, truncated, or not really
@@ -274,6 +277,8 @@ def folder_images(path, shuffle_seed=None, skipped=None):
         shuffle_seed: when given, visit the files in a seeded random order,
             a new one on every pass; otherwise in sorted path order.
         skipped: the `SkippedImages` to report to (default `SKIPPED_IMAGES`).
+        files: a list file (see `read_file_list`) naming the images to use
+            instead of every image under the folder.
 
     Returns:
         `tf.data.Dataset` of uint8 `(H, W, 3)`.
@@ -286,7 +291,7 @@ def folder_images(path, shuffle_seed=None, skipped=None):
         >>> [tuple(image.shape) for image in folder_images(folder)]
         [(8, 8, 3)]
     """
-    files = list_image_files(path)
+    files = list_image_files(path) if files is None else read_file_list(path, files)
     skipped = SKIPPED_IMAGES if skipped is None else skipped
     count = len(files)
     table = tf.constant(files)
@@ -410,6 +415,42 @@ def list_image_files(path):
         raise ValueError(
             f"image folder {str(folder)!r} holds no images; accepted extensions "
             f"(any case, nested folders searched): {', '.join(IMAGE_EXTENSIONS)}."
+        )
+    return files
+
+
+def read_file_list(path, list_file):
+    """The image paths a list file names, each relative to the folder `path`.
+
+    A list file holds one path a line (e.g. `train.txt` of a photo corpus);
+    blank lines and lines starting with `#` are ignored. Raises
+    FileNotFoundError naming the list or the listed files that do not exist,
+    and ValueError for a list with no entry.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> tf.io.write_file(f"{folder}/a.png", tf.io.encode_png(tf.zeros((8, 8, 3), tf.uint8)))
+        >>> _ = Path(folder, "train.txt").write_text("# training photos\\na.png\\n")
+        >>> [Path(file).name for file in read_file_list(folder, f"{folder}/train.txt")]
+        ['a.png']
+    """
+    folder, list_path = Path(path).expanduser(), Path(list_file).expanduser()
+    if not list_path.is_file():
+        raise FileNotFoundError(
+            f"file list {str(list_path)!r} does not exist; pass a text file with one image "
+            f"path a line, relative to the folder {str(folder)!r}."
+        )
+    names = [line.strip() for line in list_path.read_text().splitlines()]
+    names = [name for name in names if name and not name.startswith("#")]
+    if not names:
+        raise ValueError(f"file list {str(list_path)!r} names no images.")
+    files = [str(folder / name) for name in names]
+    missing = [name for name, file in zip(names, files, strict=True) if not Path(file).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} of the {len(names)} images listed in {str(list_path)!r} are not "
+            f"in {str(folder)!r} (first: {missing[0]!r}); list paths relative to that folder."
         )
     return files
 
@@ -560,8 +601,14 @@ def image_source(source_spec, split="train", shuffle_seed=None):
             shuffle_seed=shuffle_seed,
         )
     if source_type == "folder":
-        path = _heldout_or_train(source_spec, "path", "heldout_path", heldout)
-        return folder_images(path, shuffle_seed=shuffle_seed)
+        if heldout and "heldout_files" in source_spec:
+            path, files = source_spec["path"], source_spec["heldout_files"]
+        elif heldout and "heldout_path" in source_spec:
+            path, files = source_spec["heldout_path"], None
+        else:
+            path = _heldout_or_train(source_spec, "path", "heldout_path", heldout)
+            files = source_spec.get("files")
+        return folder_images(path, shuffle_seed=shuffle_seed, files=files)
     pattern = _heldout_or_train(source_spec, "pattern", "heldout_pattern", heldout)
     return tfrecord_images(
         pattern, image_key=source_spec.get("image_key", "image"), shuffle_seed=shuffle_seed

@@ -1,25 +1,29 @@
-"""`HoleFill`: replace the hole of an image by a constant or the known-pixel mean."""
+"""`HoleFill`: replace the hole of an image by a constant, the known-pixel mean or push-pull."""
 
 import keras
 from keras import ops
 
-_MODES = ("constant", "known_mean")
+from keras_inpaint.layers.push_pull import push_pull_fill
+
+_MODES = ("constant", "known_mean", "push_pull")
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
 class HoleFill(keras.layers.Layer):
-    """Fill the hole of an image with a constant or with the mean of its known pixels.
+    """Fill the hole of an image with a constant, its known-pixel mean or push-pull.
 
     Takes `[image, mask]` (image `(B, H, W, C)` in [-1, 1], mask `(B, H, W, 1)`
     with 1 = hole) and returns `image * (1 - mask) + fill * mask`: known pixels
     are passed through unchanged. Context Encoders
     (https://arxiv.org/abs/1604.07379) fill the hole with the ImageNet mean
-    colour; GLCIC with the dataset mean pixel.
+    colour; GLCIC with the dataset mean pixel. `"push_pull"` is the pyramid fill
+    of `keras_inpaint.layers.push_pull` (the classical bar on real photos), the
+    pre-fill of the presets' residual generators.
 
     Args:
         mode: `"constant"` fills with `value`; `"known_mean"` fills each image
             with the per-channel mean of its known pixels (0 for an image with
-            no known pixel).
+            no known pixel); `"push_pull"` fills by `push_pull_fill`.
         value: the constant for `mode="constant"`: a float, or a list with one
             value per channel, each in [-1, 1]. Pathak et al.'s code fills with
             `[2 * 117 / 255 - 1, 2 * 104 / 255 - 1, 2 * 123 / 255 - 1]`.
@@ -70,6 +74,8 @@ class HoleFill(keras.layers.Layer):
         image, mask = inputs
         mask = ops.cast(mask, image.dtype)
         known = 1.0 - mask
+        if self.mode == "push_pull":
+            return ops.cast(push_pull_fill(image, mask), image.dtype)
         if self.mode == "constant":
             fill = ops.convert_to_tensor(self.value, dtype=image.dtype)
         else:

@@ -119,7 +119,9 @@ class Inpainter(keras.Model):
 
     def compose(self, prediction, masked_image, mask):
         """Known pixels from the input, hole pixels from the prediction."""
-        full = self.expand_prediction(prediction, masked_image)
+        # Under a mixed-precision policy the generator computes in bfloat16 or
+        # float16; the composite (and every loss on it) stays in the input's float32.
+        full = ops.cast(self.expand_prediction(prediction, masked_image), masked_image.dtype)
         return masked_image * (1.0 - mask) + full * mask
 
     # === Losses (implemented by each paper's subclass) ===

@@ -39,12 +39,13 @@ from keras_inpaint.baselines import mean_fill
 from keras_inpaint.callbacks import (
     AtomicCheckpoint,
     DivergenceGuard,
+    EpochClock,
     MetricsCSV,
     SampleGrid,
     SkippedImagesLog,
     TrainingBackup,
 )
-from keras_inpaint.data import build_dataset, load_data_spec
+from keras_inpaint.data import build_dataset, load_data_spec, with_folder
 from keras_inpaint.evaluation import compare_methods
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.training.recipes import DEFAULT_RECIPE, build_inpainter, load_recipe
@@ -94,6 +95,7 @@ def _callbacks(out_dir, sample_batch, guard, backup, first_epoch):
         backup,
         AtomicCheckpoint(out_dir / "checkpoints" / "last.keras"),
         SkippedImagesLog(out_dir / "data_warnings.json"),
+        EpochClock(),
         MetricsCSV(out_dir / "metrics.csv", first_epoch=first_epoch),
         keras.callbacks.TensorBoard(str(out_dir / "logs"), write_graph=False),
         SampleGrid(sample_batch, out_dir / "samples", log_dir=out_dir / "logs"),
@@ -142,6 +144,35 @@ def _divergence_message(guard, out_dir, backup):
     )
 
 
+def preset_recipe(init_preset):
+    """The recipe (a dict) a preset was trained with, from its metadata."""
+    from keras_inpaint import presets
+
+    recipe = presets.metadata(init_preset).get("recipe")
+    if not isinstance(recipe, dict):
+        raise ValueError(
+            f"preset {init_preset!r} records no recipe in its metadata.json; pass --recipe "
+            "with a recipe whose generator is the preset's."
+        )
+    return recipe
+
+
+def start_from_preset(generator, init_preset):
+    """Copy a preset's weights into `generator`, which must have the preset's architecture."""
+    from keras_inpaint import presets
+
+    trained = presets.load(init_preset)
+    shapes = [tuple(weight.shape) for weight in generator.weights]
+    trained_shapes = [tuple(weight.shape) for weight in trained.weights]
+    if type(trained) is not type(generator) or shapes != trained_shapes:
+        raise ValueError(
+            f"preset {init_preset!r} holds a {type(trained).__name__} whose weights do not fit "
+            f"the recipe's {type(generator).__name__}; train with the preset's own recipe "
+            "(leave out --recipe) or one with the same generator config."
+        )
+    generator.set_weights(trained.get_weights())
+
+
 def evaluate_heldout(model, heldout):
     """Score the model and mean fill on the same held-out batches."""
     methods = {
@@ -163,6 +194,10 @@ def train(
     verbose="auto",
     backup_every_steps=None,
     backup_every_seconds=None,
+    data_dir=None,
+    files=None,
+    heldout_files=None,
+    init_preset=None,
 ):
     """Train a recipe and write a complete run directory.
 
@@ -180,6 +215,13 @@ def train(
         backup_every_seconds: also back up when this much time passed since
             the last backup (default: the recipe's `backup_every_seconds`).
             Every epoch end is backed up too.
+        data_dir: a folder of images to train on instead of the data spec's
+            source (the spec's masks, size and augmentation are kept).
+        files, heldout_files: list files (one image path a line, relative to
+            `data_dir`) naming the training and held-out images.
+        init_preset: a preset (name or folder) whose weights the generator
+            starts from, to fine-tune it; `recipe=None` then takes the recipe
+            the preset was trained with.
 
     Returns:
         dict with `out_dir`, `history`, `evaluation` (held-out metrics of the
@@ -189,8 +231,16 @@ def train(
         TrainingDivergedError: a loss became NaN or Inf (the message says
             where, the last good checkpoint and the fix).
     """
+    if recipe is None:
+        recipe = preset_recipe(init_preset) if init_preset is not None else DEFAULT_RECIPE
     recipe = load_recipe(recipe) if not isinstance(recipe, dict) else recipe
     data_spec = load_data_spec(data or recipe["data"])
+    if data_dir is not None:
+        data_spec = with_folder(data_spec, data_dir, files=files, heldout_files=heldout_files)
+    elif files is not None or heldout_files is not None:
+        raise ValueError(
+            "--files and --heldout-files name images in --data-dir: pass --data-dir too"
+        )
     settings = dict(recipe["training"])
     for key, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if value is not None:
@@ -216,6 +266,8 @@ def train(
         out_dir / "backup", every_steps=backup_every_steps, every_seconds=backup_every_seconds
     )
     recipe_rates = _constant_learning_rates(model)
+    if init_preset is not None:
+        start_from_preset(model.generator, init_preset)
     state = backup.restore(model)
     epoch, epoch_step = _resume_position(state, steps)
     if state is not None:

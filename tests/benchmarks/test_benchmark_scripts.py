@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN_SCRIPTS = ("models", "input_pipeline", "export_latency", "cam_cost")
+OWN_SCRIPTS = ("models", "input_pipeline", "export_latency", "cam_cost", "preset_latency")
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,14 @@ def test_export_latency_json_keys(tiny_run):
     # The export and the in-process call compute the same thing on the same inputs.
     assert entry["max_abs_difference"] <= 1
     assert result["worst_ratio"] == entry["ratio"]
+
+
+@pytest.mark.slow
+def test_preset_latency_json_keys(tiny_run):
+    result = _result(tiny_run[0], "preset_latency")
+    (entry,) = result["results"]
+    assert entry["size"] == 64 and entry["median_ms"] > 0 and entry["min_ms"] > 0
+    assert result["target_ms"] == 2000.0 and "preset" in result
 
 
 @pytest.mark.slow

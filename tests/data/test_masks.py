@@ -533,3 +533,46 @@ def test_several_boxes_give_binary_masks():
     ).numpy()
     assert set(np.unique(mask)) <= {0.0, 1.0}
     assert (hole_counts(mask) >= 20 * 20).all()
+
+
+def test_mixture_cycles_or_draws_its_components():
+    box = {"kind": "center_box", "box_height": 8, "box_width": 8}
+    full = {"kind": "center_box", "box_height": 16, "box_width": 16}
+    cycle = masks.make_mask_fn({"kind": "mixture", "components": [box, full], "cycle": True})
+    drawn = cycle(4, 16, 16, tf.constant([0, 1])).numpy()
+    assert [int(m.sum()) for m in drawn] == [64, 256, 64, 256]
+    mixed = masks.make_mask_fn({"kind": "mixture", "components": [box, full]})
+    sums = [int(m.sum()) for m in mixed(64, 16, 16, tf.constant([3, 4])).numpy()]
+    assert set(sums) == {64, 256}  # both components are drawn
+    again = [int(m.sum()) for m in mixed(64, 16, 16, tf.constant([3, 4])).numpy()]
+    assert sums == again
+
+
+def test_mixture_keeps_each_components_hole_ratio():
+    spec = {
+        "kind": "mixture",
+        "cycle": True,
+        "components": [
+            {"kind": "free_form", "hole_ratio": [0.05, 0.2]},
+            {"kind": "random_boxes", "hole_ratio": [0.4, 0.6]},
+        ],
+    }
+    drawn = masks.make_mask_fn(spec)(6, 64, 64, tf.constant([5, 6])).numpy()
+    ratios = drawn.mean(axis=(1, 2, 3))
+    assert np.all((ratios[0::2] >= 0.05) & (ratios[0::2] <= 0.2))
+    assert np.all((ratios[1::2] >= 0.4) & (ratios[1::2] <= 0.6))
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"kind": "mixture"}, "needs 'components'"),
+        ({"kind": "mixture", "components": []}, "needs 'components'"),
+        ({"kind": "mixture", "components": [{"kind": "mixture", "components": []}]}, "cannot"),
+        ({"kind": "mixture", "components": [{"kind": "nope"}]}, "unknown mask kind 'nope'"),
+        ({"kind": "mixture", "components": [{"kind": "free_form"}], "weights": 1}, "weights"),
+    ],
+)
+def test_mixture_spec_errors(spec, message):
+    with pytest.raises(ValueError, match=message):
+        masks.make_mask_fn(spec)

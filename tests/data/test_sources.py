@@ -214,3 +214,43 @@ def test_heldout_without_heldout_path_warns_and_reuses_training_images(image_fol
 def test_bad_source_specs_raise_value_errors(spec, split, message):
     with pytest.raises(ValueError, match=message):
         image_source(spec, split)
+
+
+def test_folder_file_lists_pick_the_training_and_heldout_images(image_folder):
+    (image_folder / "train.txt").write_text("# training\na/b/one.png\n\nthree.bmp\n")
+    (image_folder / "val.txt").write_text("a/TWO.JPG\n")
+    spec = {
+        "type": "folder",
+        "path": str(image_folder),
+        "files": str(image_folder / "train.txt"),
+        "heldout_files": str(image_folder / "val.txt"),
+    }
+    train = sorted(tuple(image.shape) for image in image_source(spec, "train"))
+    assert train == [(5, 9, 3), (8, 10, 3)]
+    assert [tuple(image.shape) for image in image_source(spec, "heldout")] == [(12, 6, 3)]
+
+
+def test_file_list_errors_name_the_list_and_the_missing_files(image_folder):
+    from keras_inpaint.data.sources import read_file_list
+
+    with pytest.raises(FileNotFoundError, match="file list .*nope.txt' does not exist"):
+        read_file_list(image_folder, image_folder / "nope.txt")
+    (image_folder / "empty.txt").write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match="names no images"):
+        read_file_list(image_folder, image_folder / "empty.txt")
+    (image_folder / "bad.txt").write_text("three.bmp\ngone.png\n")
+    with pytest.raises(FileNotFoundError, match=r"1 of the 2 images .* \(first: 'gone.png'\)"):
+        read_file_list(image_folder, image_folder / "bad.txt")
+
+
+def test_with_folder_keeps_the_masks_and_size_of_the_spec(image_folder):
+    from keras_inpaint.data import load_data_spec, with_folder
+
+    spec = with_folder(load_data_spec("photos_128"), image_folder, image_folder / "t.txt")
+    assert spec["source"] == {
+        "type": "folder",
+        "path": str(image_folder),
+        "files": str(image_folder / "t.txt"),
+    }
+    assert spec["masks"] == load_data_spec("photos_128")["masks"]
+    assert spec["image_size"] == 128

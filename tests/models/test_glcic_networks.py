@@ -152,6 +152,26 @@ def test_generator_keeps_known_pixels_and_fills_the_hole_with_the_mean_pixel():
     np.testing.assert_array_equal(filled[known], masked_image[known])
 
 
+def test_push_pull_residual_generator_starts_at_the_push_pull_fill_and_learns_a_correction():
+    from keras_inpaint.layers.push_pull import push_pull_fill
+
+    generator = GLCICGenerator(**TINY_G, fill="push_pull", residual=True)
+    assert trainable_count(generator) == trainable_count(GLCICGenerator(**TINY_G))
+    masked_image, mask = inputs()
+    output = keras.ops.convert_to_numpy(generator([masked_image, mask]))
+    # Untrained, the output conv is zero: the output is exactly the pre-fill.
+    np.testing.assert_allclose(output, push_pull_fill(masked_image, mask).numpy(), atol=1e-6)
+    kernel = generator.get_layer("decoder_output_conv").kernel
+    kernel.assign(np.full(kernel.shape, 0.05, "float32"))
+    moved = keras.ops.convert_to_numpy(generator([masked_image, mask]))
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(moved[known], masked_image[known])
+    assert not np.allclose(moved[~known], output[~known])
+    assert np.abs(moved).max() <= 1.0
+    with pytest.raises(ValueError, match="`fill` must be one of"):
+        GLCICGenerator(**TINY_G, fill="known_mean")
+
+
 def test_skip_connections_add_encoder_features_without_weights():
     plain = GLCICGenerator(**TINY_G)
     skipped = GLCICGenerator(**TINY_G, skip_connections=True)
@@ -192,6 +212,7 @@ def test_generator_of_any_size_has_the_same_weights():
     "network",
     [
         lambda: GLCICGenerator(**TINY_G, fill_value=[0.1, 0.2, 0.3], skip_connections=True),
+        lambda: GLCICGenerator(**TINY_G, fill="push_pull", residual=True),
         lambda: GLCICDiscriminator(**TINY_D),
     ],
 )

@@ -172,7 +172,7 @@ OPTION_ERRORS = [
     ),
     pytest.param(
         ["--pairs", "{pairs}", "--baselines", "magic"],
-        "unknown baseline 'magic'; choose from ['mean', 'ns', 'telea']",
+        "unknown baseline 'magic'; choose from ['biharmonic', 'mean', 'ns', 'push_pull', 'telea']",
         id="eval-unknown-baseline",
     ),
     pytest.param(

@@ -9,6 +9,7 @@ from keras_inpaint.layers.channel_wise_dense import ChannelWiseDense
 from keras_inpaint.layers.hole_fill import HoleFill
 from keras_inpaint.layers.residual_composite import ResidualComposite
 from keras_inpaint.models.submodules import trainable_params_by_prefix
+from keras_inpaint.presets.preset import PresetMixin
 
 _VARIANTS = ("center", "full")
 _ENCODERS = ("dcgan", "alexnet")
@@ -148,7 +149,7 @@ def alexnet_pool5_size(image_size):
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
-class ContextEncoderGenerator(keras.Model):
+class ContextEncoderGenerator(PresetMixin, keras.Model):
     """Context Encoder generator: encoder, bottleneck, up-convolutional decoder.
 
     Pathak et al., "Context Encoders: Feature Learning by Inpainting", CVPR

@@ -3,7 +3,9 @@
 import keras
 
 from keras_inpaint.layers.hole_fill import HoleFill
+from keras_inpaint.layers.residual_composite import ResidualComposite
 from keras_inpaint.models.submodules import trainable_params_by_prefix
+from keras_inpaint.presets.preset import PresetMixin
 
 # Widths of the paper's completion network (Iizuka et al. 2017, table 1) in units
 # of the first layer's 64 filters, and where each layer sits.
@@ -19,6 +21,7 @@ _DECODER_CONVS = (4, 4)  # two 3x3 convs at 1/4 resolution after the dilated one
 _UPSAMPLING = ((2, 2), (1, 0.5))  # (deconv width factor, following 3x3 conv factor)
 _SKIP_SOURCES = (2, 0)  # encoder layers (0-based) added after the 1st and 2nd deconv
 _PARTS = ("encoder", "dilated", "decoder")
+_FILLS = ("constant", "push_pull")
 
 
 def apply_conv_block(
@@ -54,7 +57,7 @@ def apply_conv_block(
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
-class GLCICGenerator(keras.Model):
+class GLCICGenerator(PresetMixin, keras.Model):
     """GLCIC completion network: conv encoder to 1/4 size, dilated convs, deconv decoder.
 
     Iizuka, Simo-Serra, Ishikawa, "Globally and Locally Consistent Image
@@ -80,6 +83,14 @@ class GLCICGenerator(keras.Model):
     the known surroundings reaches the decoder without crossing the 1/4-size
     bottleneck. Sums, as FCN does, so the parameter count is unchanged.
 
+    `fill="push_pull"` pre-fills the hole by push-pull (the pyramid fill of
+    `keras_inpaint.layers.push_pull`, the best classical fill on real photos)
+    instead of a constant, and `residual=True` makes the network predict a
+    correction to that pre-fill: `clip(filled + tanh(conv), -1, 1)`, with the
+    output conv starting at zero so that the untrained network returns the
+    pre-fill exactly. Seed 003 pre-fills by fast marching for the same reason;
+    neither option is in the paper, both are off by default.
+
     Args:
         image_size: input side S, a multiple of 4 (the network works at S/4);
             None builds the network for any height and width that are
@@ -89,6 +100,8 @@ class GLCICGenerator(keras.Model):
         dilation_rates: the four rates of the dilated convs (paper 2, 4, 8, 16).
         fill_value: the hole's fill colour, a float or a list of 3 floats in
             [-1, 1]: the training set's mean pixel, scaled to [-1, 1].
+        fill: `"constant"` (the paper: `fill_value`) or `"push_pull"`.
+        residual: predict a correction to the filled input (see above).
         skip_connections: add FCN-style encoder-to-decoder links (seed 003).
         batch_norm_momentum: BatchNormalization momentum (0.9 = Torch's 0.1).
         **kwargs: `name`, `trainable`.
@@ -112,6 +125,8 @@ class GLCICGenerator(keras.Model):
         fill_value=0.0,
         skip_connections=False,
         batch_norm_momentum=0.9,
+        fill="constant",
+        residual=False,
         **kwargs,
     ):
         if image_size is not None and image_size % 4:
@@ -130,15 +145,23 @@ class GLCICGenerator(keras.Model):
                 "`base_filters` must be an even number >= 2 (the 32-filter layer is half of "
                 f"it); got {base_filters}."
             )
+        if fill not in _FILLS:
+            raise ValueError(f"`fill` must be one of {_FILLS}; got {fill!r}.")
         fill_value = list(fill_value) if isinstance(fill_value, (list, tuple)) else fill_value
 
         def width(factor):
             return int(base_filters * factor)
 
         # === Layers ===
-        hole_fill = HoleFill(mode="constant", value=fill_value, name="hole_fill")
+        hole_fill = HoleFill(mode=fill, value=fill_value, name="hole_fill")
         input_concat = keras.layers.Concatenate(axis=-1, name="input_with_mask")
-        output_conv = keras.layers.Conv2D(3, 3, padding="same", name="decoder_output_conv")
+        output_conv = keras.layers.Conv2D(
+            3,
+            3,
+            padding="same",
+            kernel_initializer="zeros" if residual else "glorot_uniform",
+            name="decoder_output_conv",
+        )
         output_tanh = keras.layers.Activation("tanh", name="decoder_output_tanh")
         # Known pixels from the input: masked + (prediction - masked) * mask.
         output_delta = keras.layers.Subtract(name="output_delta")
@@ -148,7 +171,8 @@ class GLCICGenerator(keras.Model):
         # === Functional Model ===
         masked_image = keras.Input(shape=(image_size, image_size, 3), name="masked_image")
         mask = keras.Input(shape=(image_size, image_size, 1), name="mask")
-        x = input_concat([hole_fill([masked_image, mask]), mask])
+        filled = hole_fill([masked_image, mask])
+        x = input_concat([filled, mask])
         features = []
         for i, (kernel, stride, factor) in enumerate(_ENCODER):
             x = apply_conv_block(
@@ -199,6 +223,8 @@ class GLCICGenerator(keras.Model):
                 batch_norm_momentum=batch_norm_momentum,
             )
         prediction = output_tanh(output_conv(x))
+        if residual:
+            prediction = ResidualComposite(name="residual_composite")([filled, prediction])
         hole_delta = output_hole_delta([output_delta([prediction, masked_image]), mask])
         outputs = output_composite([masked_image, hole_delta])
         kwargs.setdefault("name", "glcic_generator")
@@ -214,6 +240,8 @@ class GLCICGenerator(keras.Model):
         self.fill_value = fill_value
         self.skip_connections = skip_connections
         self.batch_norm_momentum = batch_norm_momentum
+        self.fill = fill
+        self.residual = residual
 
     def submodule_params(self):
         """Trainable parameter counts of the encoder, the dilated convs and the decoder.
@@ -235,6 +263,8 @@ class GLCICGenerator(keras.Model):
             ),
             "skip_connections": self.skip_connections,
             "batch_norm_momentum": self.batch_norm_momentum,
+            "fill": self.fill,
+            "residual": self.residual,
         }
 
     @classmethod

@@ -7,6 +7,7 @@ import keras
 from keras_inpaint.layers.partial_conv2d import PartialConv2D
 from keras_inpaint.models.pconv_unet.broadcast_channels import BroadcastChannels
 from keras_inpaint.models.submodules import trainable_params_by_prefix
+from keras_inpaint.presets.preset import PresetMixin
 
 _ACTIVATIONS = ("relu", "leaky_relu")
 _OUTPUT_ACTIVATIONS = ("tanh", "linear")
@@ -115,7 +116,7 @@ def apply_skip_concat(x, valid, skip, skip_valid, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
-class PConvUNet(keras.Model):
+class PConvUNet(PresetMixin, keras.Model):
     """A UNet of partial convolutions that fills irregular holes (Liu et al.'s generator).
 
     Liu et al., "Image Inpainting for Irregular Holes Using Partial

@@ -5,6 +5,7 @@ import keras
 from keras_inpaint.layers.contextual_attention import ContextualAttention
 from keras_inpaint.layers.hole_fill import HoleFill
 from keras_inpaint.layers.rate_adaptive_conv2d import RateAdaptiveConv2D
+from keras_inpaint.presets.preset import PresetMixin
 
 _MASK_CHANNELS = (1, 3)
 # Downsampling of the encoder: three stride-2 convs.
@@ -87,7 +88,7 @@ def apply_decoder(x, filters, separable):
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
-class PEPSIGenerator(keras.Model):
+class PEPSIGenerator(PresetMixin, keras.Model):
     """PEPSI generator: one encoder, a contextual attention module, one decoder used twice.
 
     Sagong et al., "PEPSI: Fast Image Inpainting with Parallel Decoding

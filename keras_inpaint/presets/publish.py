@@ -1,0 +1,287 @@
+"""Turn a finished training run into a preset folder with its model card.
+
+`publish_preset` (the `keras-inpaint preset` command) takes a run directory,
+scores its generator on the photo validation benchmark against the classical
+fills, draws a sample sheet and the training curve, and writes the preset:
+`config.json`, `model.weights.h5`, `metadata.json`, `README.md`,
+`samples.png`, `curve.png` (layout in `keras_inpaint.presets.preset`) and
+`check_output.png`, the preset's output on `check_pair()`.
+
+Example:
+    $ keras-inpaint preset runs/photos --name my_photos_preset --out presets/ \\
+        --photos "$PHOTOS/images" --files "$PHOTOS/val.txt"
+"""
+
+import csv
+import json
+import platform
+import shlex
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from keras_inpaint.presets.preset import save
+
+BASELINE_ROWS = ("push_pull", "ns", "telea", "biharmonic", "mean")
+CARD_METRICS = ("psnr", "ssim", "hole_psnr", "hole_ssim", "hole_l1")
+
+
+CHECK_OUTPUT_FILE = "check_output.png"
+
+
+def check_pair(size=64):
+    """The fixed small input every preset's recorded output is made from: uint8 image and mask.
+
+    A colour gradient with a disc and stripes, and a hole of two boxes; the
+    preset's output on it is stored as `check_output.png` when it is
+    published, so a test can tell when weights or code drift.
+    """
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    disc = ((x - 0.6) ** 2 + (y - 0.4) ** 2 < 0.05).astype(np.float32)
+    stripes = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * (x + 0.5 * y))
+    image = np.stack([x, 0.5 * y + 0.5 * disc, 0.3 + 0.5 * stripes * (1 - disc)], axis=-1)
+    image = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    mask = np.zeros((size, size, 1), np.uint8)
+    mask[size // 4 : size // 2, size // 8 : size * 5 // 8] = 1
+    mask[size * 5 // 8 : size * 7 // 8, size // 2 : size * 7 // 8] = 1
+    return image, mask
+
+
+def run_history(run_dir):
+    """`(rows, steps, seconds)` of a run's metrics.csv: the epoch rows, steps done, wall time."""
+    run_dir = Path(run_dir)
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    recipe = json.loads((run_dir / "recipe.json").read_text())["recipe"]
+    steps = len(rows) * int(recipe["training"]["steps_per_epoch"])
+    seconds = sum(float(row.get("epoch_seconds") or 0.0) for row in rows)
+    return rows, steps, seconds
+
+
+def training_curve(rows, path, steps_per_epoch):
+    """Plot held-out PSNR (whole image and hole) against training steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [(int(row["epoch"]) + 1) * steps_per_epoch for row in rows]
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for key, label in (("val_psnr", "held-out PSNR"), ("val_hole_psnr", "held-out hole PSNR")):
+        if rows and key in rows[0]:
+            axis.plot(steps, [float(row[key]) for row in rows], label=label)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("dB")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)
+
+
+def validation_table(report, names):
+    """Markdown rows: method | whole PSNR | SSIM | hole PSNR | hole SSIM | hole L1, then buckets."""
+    lines = [
+        "| method | PSNR (dB) | SSIM | hole PSNR (dB) | hole SSIM | hole L1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in names:
+        values = report["summary"][name]
+        lines.append(
+            f"| {name} | {values['psnr']:.2f} | {values['ssim']:.3f} | "
+            f"{values['hole_psnr']:.2f} | {values['hole_ssim']:.3f} | {values['hole_l1']:.4f} |"
+        )
+    lines += ["", "Per hole-ratio bucket, whole-image PSNR (dB) / SSIM:", ""]
+    buckets = sorted({bucket for name in names for bucket in report["bucket_rows"][name]})
+    lines.append("| method | " + " | ".join(buckets) + " |")
+    lines.append("|---|" + "---:|" * len(buckets))
+    for name in names:
+        cells = []
+        for bucket in buckets:
+            values = report["bucket_rows"][name].get(bucket)
+            cells.append(f"{values['psnr']:.2f} / {values['ssim']:.3f}" if values else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def benchmark_buckets(report):
+    """Group the benchmark's rows by its three hole-ratio buckets (5-20, 20-40, 40-60 %)."""
+    from keras_inpaint.evaluation import summarise
+    from keras_inpaint.photo_benchmark import HOLE_BUCKETS
+
+    def bucket(row):
+        for low, high in HOLE_BUCKETS:
+            if row["hole_ratio"] <= high:
+                return f"{int(low * 100)}-{int(high * 100)}%"
+        return f"{int(HOLE_BUCKETS[-1][0] * 100)}-100%"
+
+    scored = [row for row in report["rows"] if row["hole_ratio"] > 0]
+    return {
+        name: summarise([row for row in scored if row["method"] == name], key=bucket)
+        for name in report["summary"]
+    }
+
+
+def publish_preset(
+    run_dir,
+    name,
+    out_dir,
+    photos=None,
+    files=None,
+    description="",
+    training_data=None,
+    default=False,
+    baselines=BASELINE_ROWS,
+):
+    """Write the preset `out_dir/name` from the run `run_dir` (see the module docstring).
+
+    Args:
+        run_dir: a finished `keras-inpaint train` run directory.
+        name: the preset's name (one folder name).
+        out_dir: where the preset folder is created.
+        photos, files: the validation photographs and their list (the photo
+            benchmark); without them the card has no validation table.
+        description: one paragraph for the card.
+        training_data: dict describing the training data (name, licences...).
+        default: mark the preset as the general default.
+        baselines: the classical fills in the validation table.
+
+    Returns:
+        the preset folder's `Path`.
+    """
+    from keras_inpaint.baselines import BASELINES
+    from keras_inpaint.comparison_sheet import comparison_sheet
+    from keras_inpaint.evaluation import evaluate_pairs
+    from keras_inpaint.export import serving_function
+    from keras_inpaint.inference import load_model
+    from keras_inpaint.photo_benchmark import benchmark_pairs
+
+    if not name or Path(name).name != name:
+        raise ValueError(f"preset name {name!r} must be one folder name (no '/').")
+    run_dir = Path(run_dir)
+    model = load_model(run_dir)
+    recipe = json.loads((run_dir / "recipe.json").read_text())
+    rows, steps, seconds = run_history(run_dir)
+    steps_per_epoch = int(recipe["recipe"]["training"]["steps_per_epoch"])
+    metadata = {
+        "name": name,
+        "default": bool(default),
+        "family": recipe["recipe"]["name"].split("/")[0],
+        "description": description,
+        "generator_class": type(model.generator).__name__,
+        "trainable_params": int(sum(np.prod(w.shape) for w in model.generator.trainable_weights)),
+        "recipe": recipe["recipe"],
+        "data_spec": recipe["data"],
+        "training_data": training_data or {},
+        "steps": steps,
+        "epochs": len(rows),
+        "batch_size": int(recipe["recipe"]["training"]["batch_size"]),
+        "wall_time_s": round(seconds, 1),
+        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, no GPU",
+        "date": date.today().isoformat(),
+    }
+    work = Path(tempfile.mkdtemp(prefix="keras-inpaint-preset-"))
+    extra = {}
+    if photos is not None:
+        import tensorflow as tf
+
+        predict = tf.function(serving_function(model, 4096), reduce_retracing=True)
+
+        def preset_method(image, mask):
+            result = predict(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
+            return result["inpainted"].numpy()
+
+        pairs = benchmark_pairs(photos, files)
+        methods = {name: preset_method, **{b: BASELINES[b] for b in baselines}}
+        report = evaluate_pairs(pairs, methods)
+        report["bucket_rows"] = benchmark_buckets(report)
+        command = " ".join(
+            [
+                "keras-inpaint evaluate --photos",
+                shlex.quote(str(photos)),
+                *(["--files", shlex.quote(str(files))] if files else []),
+                f"--preset {name} --baselines {','.join(baselines)}",
+            ]
+        )
+        metadata["validation"] = {
+            "benchmark": f"{len(pairs)} photographs of {Path(files).name if files else photos}, "
+            "256x256 centre crops, seeded free-form and box holes of 5-20/20-40/40-60 %",
+            "command": command,
+            "summary": {
+                k: {m: v[m] for m in ("count", *CARD_METRICS)} for k, v in report["summary"].items()
+            },
+            "buckets": report["bucket_rows"],
+        }
+        metadata["validation_table"] = validation_table(report, [name, *baselines])
+        shown = [pairs[i] for i in (0, 4, 2, 5) if i < len(pairs)]
+        sheet_methods = {name: preset_method, "push_pull": BASELINES["push_pull"]}
+        extra["samples.png"] = comparison_sheet(
+            shown, sheet_methods, work / "samples.png", scores=report["rows"]
+        )
+    if rows:
+        extra["curve.png"] = training_curve(rows, work / "curve.png", steps_per_epoch)
+    from keras_inpaint.callbacks import write_png
+    from keras_inpaint.inference import Predictor
+
+    check_image, check_mask = check_pair()
+    write_png(work / CHECK_OUTPUT_FILE, Predictor(run_dir)(check_image[None], check_mask[None])[0])
+    extra[CHECK_OUTPUT_FILE] = work / CHECK_OUTPUT_FILE
+    card = model_card(metadata)
+    return save(
+        model.generator, Path(out_dir) / name, metadata=metadata, card=card, extra_files=extra
+    )
+
+
+def model_card(metadata):
+    """The preset's README.md (model card) from its metadata."""
+    data = metadata.get("training_data", {})
+    lines = [
+        f"# Preset `{metadata['name']}`",
+        "",
+        metadata.get("description", ""),
+        "",
+        "| | |",
+        "|---|---|",
+        f"| family | {metadata['family']} |",
+        f"| generator | `{metadata['generator_class']}`, "
+        f"{metadata['trainable_params']:,} trainable parameters |",
+        f"| recipe | `{metadata['recipe']['name']}` |",
+        f"| training | {metadata['steps']:,} steps of batch {metadata['batch_size']}, "
+        f"{metadata['wall_time_s'] / 3600:.2f} h on {metadata['machine']} |",
+        f"| training data | {data.get('name', 'see metadata.json')} |",
+        f"| licences | {data.get('licences', 'see metadata.json')} |",
+        f"| default preset | {'yes' if metadata['default'] else 'no'} |",
+        "",
+        "```bash",
+        f"keras-inpaint inpaint --preset {metadata['name']} --image photo.jpg --mask mask.png "
+        "--out out.png",
+        "```",
+        "",
+    ]
+    if "validation" in metadata:
+        lines += [
+            "## Validation",
+            "",
+            metadata["validation"]["benchmark"] + ". Made by:",
+            "",
+            "```bash",
+            metadata["validation"]["command"],
+            "```",
+            "",
+            metadata["validation_table"],
+            "",
+            "![samples: masked input, this preset, push-pull, truth](samples.png)",
+            "",
+        ]
+    lines += [
+        "## Training curve",
+        "",
+        "Held-out PSNR after each epoch (the training run's own held-out crops).",
+        "",
+        "![training curve](curve.png)",
+        "",
+    ]
+    return "\n".join(lines)
