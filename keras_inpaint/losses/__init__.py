@@ -17,7 +17,13 @@ from keras_inpaint.losses.perceptual import (
     style_loss,
     vgg16_preprocess,
 )
-from keras_inpaint.losses.reconstruction import hole_l1, masked_l2, total_variation, valid_l1
+from keras_inpaint.losses.reconstruction import (
+    hole_l1,
+    hole_log_l2,
+    masked_l2,
+    total_variation,
+    valid_l1,
+)
 
 __all__ = [
     "VGG16Features",
@@ -28,6 +34,7 @@ __all__ = [
     "generator_minimax_bce",
     "gram_matrix",
     "hole_l1",
+    "hole_log_l2",
     "masked_l2",
     "perceptual_loss",
     "style_loss",

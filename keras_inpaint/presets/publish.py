@@ -180,6 +180,9 @@ def publish_preset(
         "epochs": len(rows),
         "batch_size": int(recipe["recipe"]["training"]["batch_size"]),
         "wall_time_s": round(seconds, 1),
+        "init_preset": recipe.get("init_preset"),
+        "init_steps": (recipe.get("init_preset") or {}).get("steps", 0),
+        "init_wall_time_s": (recipe.get("init_preset") or {}).get("wall_time_s", 0.0),
         "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, no GPU",
         "date": date.today().isoformat(),
     }
@@ -238,6 +241,15 @@ def publish_preset(
 def model_card(metadata):
     """The preset's README.md (model card) from its metadata."""
     data = metadata.get("training_data", {})
+    total_steps = metadata["steps"] + metadata.get("init_steps", 0)
+    total_hours = (metadata["wall_time_s"] + metadata.get("init_wall_time_s", 0.0)) / 3600
+    started = ""
+    if metadata.get("init_preset"):
+        init = metadata["init_preset"]
+        started = (
+            f" (the last {metadata['steps']:,} fine-tuning `{init['name']}`, itself "
+            f"{init['steps']:,} steps of `{init['recipe']}`)"
+        )
     lines = [
         f"# Preset `{metadata['name']}`",
         "",
@@ -249,8 +261,8 @@ def model_card(metadata):
         f"| generator | `{metadata['generator_class']}`, "
         f"{metadata['trainable_params']:,} trainable parameters |",
         f"| recipe | `{metadata['recipe']['name']}` |",
-        f"| training | {metadata['steps']:,} steps of batch {metadata['batch_size']}, "
-        f"{metadata['wall_time_s'] / 3600:.2f} h on {metadata['machine']} |",
+        f"| training | {total_steps:,} steps of batch {metadata['batch_size']}, "
+        f"{total_hours:.2f} h on {metadata['machine']}{started} |",
         f"| training data | {data.get('name', 'see metadata.json')} |",
         f"| licences | {data.get('licences', 'see metadata.json')} |",
         f"| default preset | {'yes' if metadata['default'] else 'no'} |",

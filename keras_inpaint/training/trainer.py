@@ -71,10 +71,12 @@ def write_json(path, payload):
     os.replace(partial, path)
 
 
-def _prepare_run_dir(out_dir, recipe, data_spec):
+def _prepare_run_dir(out_dir, recipe, data_spec, init_preset=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"recipe": recipe, "data": data_spec}
+    if init_preset is not None:
+        record["init_preset"] = _preset_record(init_preset)
     saved = out_dir / "recipe.json"
     if saved.is_file():
         previous = json.loads(saved.read_text())
@@ -155,6 +157,21 @@ def preset_recipe(init_preset):
             "with a recipe whose generator is the preset's."
         )
     return recipe
+
+
+def _preset_record(init_preset):
+    """What a fine-tuning run started from: the preset, and the training it had had."""
+    from keras_inpaint import presets
+
+    metadata = presets.metadata(init_preset)
+    return {
+        "preset": str(init_preset),
+        "name": metadata.get("name", presets.preset_dir(init_preset).name),
+        "steps": int(metadata.get("steps", 0)) + int(metadata.get("init_steps", 0)),
+        "wall_time_s": float(metadata.get("wall_time_s", 0.0))
+        + float(metadata.get("init_wall_time_s", 0.0)),
+        "recipe": metadata.get("recipe", {}).get("name"),
+    }
 
 
 def start_from_preset(generator, init_preset):
@@ -253,7 +270,9 @@ def train(
         backup_every_seconds = settings.get("backup_every_seconds")
     if backup_every_steps is None and backup_every_seconds is None:
         backup_every_steps = max(1, settings["steps_per_epoch"] // DEFAULT_BACKUPS_PER_EPOCH)
-    out_dir = _prepare_run_dir(out_dir or Path("runs") / recipe["name"], recipe, data_spec)
+    out_dir = _prepare_run_dir(
+        out_dir or Path("runs") / recipe["name"], recipe, data_spec, init_preset
+    )
 
     keras.utils.set_random_seed(seed)
     model = build_inpainter(recipe)

@@ -190,3 +190,24 @@ def test_losses_run_inside_tf_function(name):
     loss_fn = LOSSES[name]
     graph_loss = tf.function(loss_fn)(y_true, y_pred, mask)
     np.testing.assert_allclose(float(graph_loss), float(loss_fn(y_true, y_pred, mask)), rtol=1e-6)
+
+
+def test_hole_log_l2_is_the_mean_of_per_image_log_hole_mse():
+    from keras_inpaint.losses import hole_log_l2
+
+    rng = np.random.default_rng(0)
+    y_true = rng.uniform(-1, 1, (3, 16, 16, 3)).astype("float32")
+    y_pred = rng.uniform(-1, 1, (3, 16, 16, 3)).astype("float32")
+    mask = np.zeros((3, 16, 16, 1), "float32")
+    mask[0, 2:6, 2:6] = 1.0
+    mask[1, :, :8] = 1.0  # image 2 has no hole: its MSE is 0, the floor keeps it finite
+    per_image = [
+        np.square(y_true[i] - y_pred[i])[mask[i, ..., 0] > 0].mean() if mask[i].any() else 0.0
+        for i in range(3)
+    ]
+    expected = np.mean(np.log10(np.array(per_image) + 1e-4))
+    assert float(hole_log_l2(y_true, y_pred, mask)) == pytest.approx(expected, rel=1e-5)
+    # Not the log of the batch MSE: one badly filled image does not dominate.
+    assert float(hole_log_l2(y_true, y_pred, mask)) != pytest.approx(
+        np.log10(np.mean(per_image) + 1e-4), rel=1e-2
+    )

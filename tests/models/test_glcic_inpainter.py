@@ -139,6 +139,25 @@ def test_reconstruction_loss_is_the_hole_mse(networks):
     assert float(model.reconstruction_loss(image, shifted, mask)) == pytest.approx(0.25)
 
 
+def test_log_mse_reconstruction_is_the_mean_log_of_each_images_hole_mse(networks):
+    model = tiny_glcic(networks=networks, reconstruction="log_mse")
+    (_, mask), image = random_batch(2, 32)
+    errors = np.array([0.5, 0.05], "float32")[:, None, None, None]
+    shifted = image + errors * mask  # image 0 wrong by 0.5 in its hole, image 1 by 0.05
+    expected = np.mean(np.log10(np.square(errors[:, 0, 0, 0]) + 1e-4))
+    loss = float(model.reconstruction_loss(image, shifted, mask))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # The plain MSE would be the mean of the squares: a wrong option fails here.
+    assert abs(loss - np.log10(np.mean(np.square(errors)))) > 0.3
+    history = assert_fit_step_trains(
+        tiny_glcic(discriminator=False, networks=networks, reconstruction="log_mse"),
+        random_batch(4, 32),
+        expect_discriminator=False,
+    )
+    assert history.history["rec_loss"][0] < 0  # log10 of MSEs below 1
+    assert GLCICInpainter.from_config(model.get_config()).reconstruction == "log_mse"
+
+
 def test_real_patch_masks(networks):
     model = tiny_glcic(networks=networks)
     (_, mask), image = random_batch(16, 32)
@@ -174,6 +193,7 @@ def test_evaluate_reports_every_term(networks):
         ({"generator_loss": "hinge"}, "generator_loss"),
         ({"real_label": 0.0}, "real_label"),
         ({"real_patch": "center"}, "real_patch"),
+        ({"reconstruction": "l1"}, "reconstruction"),
     ],
 )
 def test_invalid_arguments_are_explained(networks, kwargs, message):

@@ -87,6 +87,7 @@ VARIANTS = {
     "pepsi": {},
     "diet": {"rate_adaptive": True},
     "separable": {"separable": True},
+    "push_pull_residual": {"rate_adaptive": True, "fill": "push_pull", "residual": True},
 }
 
 
@@ -150,6 +151,25 @@ def test_hole_content_is_ignored():
     np.testing.assert_allclose(unmasked, masked, atol=1e-6)
 
 
+@pytest.mark.parametrize("separable", [False, True])
+def test_push_pull_residual_starts_at_the_push_pull_fill_on_both_paths(separable):
+    from keras_inpaint.layers.push_pull import push_pull_fill
+
+    generator = tiny_generator(fill="push_pull", residual=True, separable=separable)
+    assert generator.count_params() == tiny_generator(separable=separable).count_params()
+    (masked_image, mask), _ = random_batch(2, 32)
+    expected = push_pull_fill(masked_image, mask).numpy()
+    coarse, inpainted = generator.training_model([masked_image, mask])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(coarse), expected, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(inpainted), expected, atol=1e-6)
+    bias = generator.decoder.get_layer(
+        "decoder_output_pw" if separable else "decoder_output_conv"
+    ).bias
+    bias.assign(bias + 0.25)
+    moved = keras.ops.convert_to_numpy(generator([masked_image, mask]))
+    assert np.allclose(moved, np.clip(expected + 0.25, -1, 1), atol=1e-6)
+
+
 def test_seed_mask_channels_feed_six_channels():
     generator = PEPSIGenerator(image_size=32, filters=4, mask_channels=3)
     assert generator.encoder.input_shape == (None, 32, 32, 6)
@@ -176,6 +196,7 @@ def test_generator_config_and_keras_file(variant, tmp_path):
         ({"filters": 5}, "even"),
         ({"mask_channels": 2}, "mask_channels"),
         ({"rate_adaptive": True, "separable": True}, "pick one"),
+        ({"fill": "mean"}, "`fill` must be one of"),
     ],
 )
 def test_invalid_generator_configs(kwargs, message):

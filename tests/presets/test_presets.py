@@ -126,6 +126,11 @@ def test_train_init_preset_starts_from_the_preset_and_moves_the_weights(tmp_path
         for a, b in zip(tuned.get_weights(), start.get_weights(), strict=True)
     ]
     assert any(moved)
+    record = json.loads((tmp_path / "run" / "recipe.json").read_text())["init_preset"]
+    assert record["name"] == "tiny" and record["recipe"] == "tests/tiny_preset"
+    assert main(["preset", str(tmp_path / "run"), "--name", "tuned", "--out", str(tmp_path)]) == 0
+    card = (tmp_path / "tuned" / "README.md").read_text()
+    assert "the last 3 fine-tuning `tiny`" in card
     # The preset's weights were the start: the output conv moved from them, not from zero.
     kernel = tuned.get_layer("decoder_output_conv").kernel.numpy()
     start_kernel = start.get_layer("decoder_output_conv").kernel.numpy()

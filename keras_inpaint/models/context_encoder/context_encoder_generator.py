@@ -209,7 +209,7 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
             `ceil(log2(output / pool5)) - 1` values; default ends with the
             paper's `[128, 64, 64, 32]`, prefixed by 256s when more are needed.
         mask_channel: append the mask as a 4th input channel.
-        fill: `"constant"` or `"known_mean"` (see `HoleFill`).
+        fill: `"constant"`, `"known_mean"` or `"push_pull"` (see `HoleFill`).
         fill_value: the constant of `fill="constant"`, a float or a 3-list in
             [-1, 1]; Pathak's code uses
             `[2 * 117 / 255 - 1, 2 * 104 / 255 - 1, 2 * 123 / 255 - 1]`.

@@ -5,9 +5,11 @@ import keras
 from keras_inpaint.layers.contextual_attention import ContextualAttention
 from keras_inpaint.layers.hole_fill import HoleFill
 from keras_inpaint.layers.rate_adaptive_conv2d import RateAdaptiveConv2D
+from keras_inpaint.layers.residual_composite import ResidualComposite
 from keras_inpaint.presets.preset import PresetMixin
 
 _MASK_CHANNELS = (1, 3)
+_FILLS = ("zero", "push_pull")
 # Downsampling of the encoder: three stride-2 convs.
 _ENCODER_STRIDE = 8
 
@@ -115,6 +117,12 @@ class PEPSIGenerator(PresetMixin, keras.Model):
     `[coarse, inpainted]`, computing the encoder once, that
     `PEPSIInpainter` trains. It adds no variables.
 
+    `fill="push_pull"` pre-fills the hole by push-pull (`keras_inpaint.layers.
+    push_pull`) instead of zeroing it, and `residual=True` makes both paths
+    predict a correction to that pre-fill, `clip(filled + decoder(...))`, with
+    the decoder's output conv starting at zero, so the untrained network
+    returns the pre-fill. Neither is in the paper; the presets use both.
+
     Variants:
     - `rate_adaptive=True` (Diet-PEPSI): the dilated convs share one kernel,
       adapted per rate by a learned scale and shift (`RateAdaptiveConv2D`).
@@ -138,6 +146,8 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         attention_scale: softmax scale of the CAM (PEPSI: 50).
         attention_implementation: `"fused"` or `"patches"`, see
             `ContextualAttention`.
+        fill: `"zero"` (the paper) or `"push_pull"`, the hole's pre-fill.
+        residual: predict a correction to the pre-filled input (see above).
         **kwargs: `name`, `trainable`.
 
     Example:
@@ -162,8 +172,12 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         separable=False,
         attention_scale=50.0,
         attention_implementation="fused",
+        fill="zero",
+        residual=False,
         **kwargs,
     ):
+        if fill not in _FILLS:
+            raise ValueError(f"`fill` must be one of {_FILLS}; got {fill!r}.")
         if image_size % _ENCODER_STRIDE:
             raise ValueError(
                 f"PEPSIGenerator downsamples by {_ENCODER_STRIDE} (three stride-2 convs), so "
@@ -188,7 +202,9 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         feature_channels = 8 * filters
 
         # === Layers ===
-        hole_fill = HoleFill(mode="constant", value=0.0, name="hole_fill")
+        hole_fill = HoleFill(
+            mode="push_pull" if fill == "push_pull" else "constant", value=0.0, name="hole_fill"
+        )
         input_concat = keras.layers.Concatenate(axis=-1, name="input_with_mask")
 
         encoder_input = keras.Input(
@@ -217,6 +233,12 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         decoder = keras.Model(
             decoder_input, apply_decoder(decoder_input, filters, separable), name="decoder"
         )
+        if residual:
+            # The last conv starts at zero: the untrained correction is 0.
+            output_conv = decoder.get_layer(
+                "decoder_output_pw" if separable else "decoder_output_conv"
+            )
+            output_conv.kernel.assign(keras.ops.zeros_like(output_conv.kernel))
 
         # === Functional Model ===
         masked_image = keras.Input(shape=(image_size, image_size, 3), name="masked_image")
@@ -224,6 +246,9 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         filled = hole_fill([masked_image, mask])
         features = encoder(input_concat([filled] + [mask] * mask_channels))
         inpainted = decoder(cam([features, mask]))
+        add_to_fill = ResidualComposite(name="residual_composite")
+        if residual:
+            inpainted = add_to_fill([filled, inpainted])
         kwargs.setdefault("name", "pepsi_generator")
         super().__init__(inputs=[masked_image, mask], outputs=inpainted, **kwargs)
         self.encoder = encoder
@@ -231,6 +256,8 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         self.decoder = decoder
         # The coarse path: the same decoder object on the encoder features.
         coarse = decoder(features)
+        if residual:
+            coarse = add_to_fill([filled, coarse])
         self.training_model = keras.Model(
             [masked_image, mask], [coarse, inpainted], name=f"{self.name}_training"
         )
@@ -244,6 +271,8 @@ class PEPSIGenerator(PresetMixin, keras.Model):
         self.separable = separable
         self.attention_scale = float(attention_scale)
         self.attention_implementation = attention_implementation
+        self.fill = fill
+        self.residual = residual
 
     def submodule_params(self):
         """Trainable parameters of the encoder, the CAM (its 1x1 conv) and the shared decoder."""
@@ -265,6 +294,8 @@ class PEPSIGenerator(PresetMixin, keras.Model):
             "separable": self.separable,
             "attention_scale": self.attention_scale,
             "attention_implementation": self.attention_implementation,
+            "fill": self.fill,
+            "residual": self.residual,
         }
 
     @classmethod
