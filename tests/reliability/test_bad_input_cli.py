@@ -154,6 +154,16 @@ INPAINT_ERRORS = [
 ]
 
 
+def test_inpaint_with_an_unknown_preset_or_both_model_and_preset(files, tmp_path, capsys):
+    argv = inpaint_argv(files, tmp_path)
+    status, err = run_main([*argv, "--preset", "some_preset"], capsys)
+    assert_one_error_line(status, err, "inpaint", "give --model or --preset, not both")
+    without_model = [arg for arg in argv if arg not in ("--model", str(files["keras"]))]
+    status, err = run_main([*without_model, "--preset", "no_such"], capsys)
+    assert_one_error_line(status, err, "inpaint", "unknown preset 'no_such'; shipped presets:")
+    assert not (tmp_path / "out.png").exists()
+
+
 @pytest.mark.parametrize(("arguments", "message"), INPAINT_ERRORS)
 def test_inpaint_errors_are_one_line(files, tmp_path, capsys, arguments, message):
     status, err = run_main(inpaint_argv(files, tmp_path, **arguments), capsys)
@@ -341,6 +351,21 @@ TRAIN_ERRORS = [
         lambda tmp_path: ["--recipe", vgg_recipe(tmp_path)],
         "VGG16 weights file {tmp}/vgg.h5 does not exist; pass the path of",
         id="cli-train-missing-vgg",
+    ),
+    pytest.param(
+        lambda tmp_path: ["--files", str(tmp_path / "train.txt")],
+        "--files and --heldout-files name images in --data-dir: pass --data-dir too",
+        id="cli-train-files-without-data-dir",
+    ),
+    pytest.param(
+        lambda tmp_path: ["--data-dir", str(tmp_path), "--files", "nope.txt"],
+        "file list 'nope.txt' does not exist; pass a text file with one image path a line",
+        id="cli-train-missing-file-list",
+    ),
+    pytest.param(
+        lambda tmp_path: ["--init-preset", "no_such_preset"],
+        "unknown preset 'no_such_preset'; shipped presets:",
+        id="cli-train-unknown-preset",
     ),
     pytest.param(
         lambda tmp_path: ["--steps-per-epoch", "0"],
