@@ -79,12 +79,15 @@ def masked_l2(y_true, y_pred, mask, overlap_width=4, overlap_weight=10.0):
     """
     y_true, y_pred, mask = _as_float32(y_true, y_pred, mask)
     band = _dilate(mask, overlap_width) * (1.0 - mask)
-    weights = mask + overlap_weight * band
+    return ops.mean(_per_image_weighted_mse(y_true, y_pred, mask + overlap_weight * band))
+
+
+def _per_image_weighted_mse(y_true, y_pred, weights):
+    """`sum(w * (y - p)^2) / (C * max(#{pixels: w > 0}, 1))` for each image of the batch."""
     squared_error = _per_image_sum(weights * ops.square(y_true - y_pred))
     weighted_pixels = _per_image_sum(ops.cast(weights > 0.0, "float32"))
     channels = ops.cast(ops.shape(y_true)[-1], "float32")
-    per_image = squared_error / (channels * ops.maximum(weighted_pixels, 1.0))
-    return ops.mean(per_image)
+    return squared_error / (channels * ops.maximum(weighted_pixels, 1.0))
 
 
 def hole_log_l2(y_true, y_pred, mask, floor=1e-4):
@@ -118,9 +121,7 @@ def hole_log_l2(y_true, y_pred, mask, floor=1e-4):
         -2.0
     """
     y_true, y_pred, mask = _as_float32(y_true, y_pred, mask)
-    channels = ops.cast(ops.shape(y_true)[-1], "float32")
-    squared_error = _per_image_sum(mask * ops.square(y_true - y_pred))
-    per_image = squared_error / (channels * ops.maximum(_per_image_sum(mask), 1.0))
+    per_image = _per_image_weighted_mse(y_true, y_pred, mask)
     return ops.mean(ops.log(per_image + floor)) / math.log(10.0)
 
 
