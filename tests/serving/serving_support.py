@@ -59,29 +59,44 @@ def photo_and_hole(batch, height, width, seed=0):
 
 
 def keras_reference(model, image, mask, step, tiled):
-    """What an export must give, computed without it: numpy reflect padding to a multiple
-    of `step`, the Keras model on the padded image (or on each `step` x `step` tile of it),
-    crop, known pixels from the input."""
+    """What an export must give, computed without it, in numpy.
+
+    Not tiled: reflect padding to a multiple of `step`, the Keras model on the
+    padded image, crop. Tiled (an even `step`): reflect padding by `step / 2` on
+    every side (more at the bottom and right, to whole half-tiles), the model on
+    every `step` x `step` tile at a stride of `step / 2`, each tile weighted by a
+    triangle peaking at its centre, the weighted sum divided by the summed
+    weights, crop. Known pixels from the input.
+    """
     hole = (mask != 0).astype("float32")
     masked = images.uint8_to_model(image).numpy() * (1.0 - hole)
     batch, height, width, _ = image.shape
-    padding = [(0, 0), (0, -height % step), (0, -width % step), (0, 0)]
-    masked, padded_hole = np.pad(masked, padding, "reflect"), np.pad(hole, padding, "reflect")
-    if tiled:
-        rows, cols = masked.shape[1] // step, masked.shape[2] // step
-
-        def to_tiles(x):
-            x = x.reshape(batch, rows, step, cols, step, x.shape[-1]).transpose(0, 1, 3, 2, 4, 5)
-            return x.reshape(-1, step, step, x.shape[-1])
-
-        tiles = keras.ops.convert_to_numpy(
-            model((to_tiles(masked), to_tiles(padded_hole)), training=False)
-        )
-        tiles = tiles.reshape(batch, rows, cols, step, step, 3).transpose(0, 1, 3, 2, 4, 5)
-        composite = tiles.reshape(batch, rows * step, cols * step, 3)
-    else:
-        composite = keras.ops.convert_to_numpy(model((masked, padded_hole), training=False))
-    expected = images.model_to_uint8(composite[:, :height, :width]).numpy()
+    if not tiled:
+        padding = [(0, 0), (0, -height % step), (0, -width % step), (0, 0)]
+        padded, padded_hole = np.pad(masked, padding, "reflect"), np.pad(hole, padding, "reflect")
+        composite = keras.ops.convert_to_numpy(model((padded, padded_hole), training=False))
+        expected = images.model_to_uint8(composite[:, :height, :width]).numpy()
+        return np.where(mask != 0, expected, image)
+    half = step // 2
+    padding = [(0, 0), (half, (-height) % half + half), (half, (-width) % half + half), (0, 0)]
+    padded = np.pad(masked, padding, "reflect")
+    padded_hole = np.pad(hole, padding, "reflect")
+    window = 1.0 - np.abs(np.arange(step) + 0.5 - half) / half
+    window = window[:, None, None] * window[None, :, None]
+    total = np.zeros(padded.shape, "float64")
+    weights = np.zeros(padded.shape[:3] + (1,), "float64")
+    for top in range(0, padded.shape[1] - step + 1, half):
+        for left in range(0, padded.shape[2] - step + 1, half):
+            tile = padded[:, top : top + step, left : left + step]
+            tile_hole = padded_hole[:, top : top + step, left : left + step]
+            filled = keras.ops.convert_to_numpy(model((tile, tile_hole), training=False))
+            # Tiles without a hole are not run: they keep the known pixels.
+            has_hole = tile_hole.reshape(batch, -1).max(axis=1) > 0
+            filled = np.where(has_hole[:, None, None, None], filled, tile)
+            total[:, top : top + step, left : left + step] += filled * window
+            weights[:, top : top + step, left : left + step] += window
+    composite = (total / weights)[:, half : half + height, half : half + width]
+    expected = images.model_to_uint8(composite.astype("float32")).numpy()
     return np.where(mask != 0, expected, image)
 
 
