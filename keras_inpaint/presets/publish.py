@@ -49,6 +49,22 @@ def check_pair(size=64):
     return image, mask
 
 
+def machine_description():
+    """`"2-core Intel(R) Xeon(R) Processor (x86_64), no GPU"`: the CPU the card was written on."""
+    import os
+
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        model = names[0] if names else model
+    return f"{os.cpu_count()}-core {model} ({platform.machine()}), no GPU"
+
+
 def run_history(run_dir):
     """`(rows, steps, seconds)` of a run's metrics.csv: the epoch rows, steps done, wall time."""
     run_dir = Path(run_dir)
@@ -60,8 +76,31 @@ def run_history(run_dir):
     return rows, steps, seconds
 
 
-def training_curve(rows, path, steps_per_epoch):
-    """Plot held-out PSNR (whole image and hole) against training steps."""
+def heldout_push_pull(record):
+    """Push-pull's PSNR and hole PSNR on a run's own held-out batches (its curve's bar).
+
+    `record` is the run's `recipe.json`; the held-out batches are rebuilt from
+    its data spec exactly as the trainer builds them.
+    """
+    from keras_inpaint.data import build_dataset
+    from keras_inpaint.evaluation import compare_methods
+    from keras_inpaint.layers.push_pull import push_pull_fill
+
+    recipe = record["recipe"]
+    settings = recipe["training"]
+    heldout = build_dataset(
+        record["data"], recipe["image_size"], settings["batch_size"], "heldout"
+    ).take(settings.get("validation_batches", 4))
+    scores = compare_methods({"push_pull": push_pull_fill}, heldout)["push_pull"]
+    return {"val_psnr": scores["psnr"], "val_hole_psnr": scores["hole_psnr"]}
+
+
+def training_curve(rows, path, steps_per_epoch, reference=None):
+    """Plot held-out PSNR (whole image and hole) against training steps.
+
+    `reference` (`{"val_psnr": dB, "val_hole_psnr": dB}`) adds push-pull's
+    scores on the same held-out batches as dashed lines.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,9 +108,18 @@ def training_curve(rows, path, steps_per_epoch):
 
     steps = [(int(row["epoch"]) + 1) * steps_per_epoch for row in rows]
     figure, axis = plt.subplots(figsize=(6, 3.4))
-    for key, label in (("val_psnr", "held-out PSNR"), ("val_hole_psnr", "held-out hole PSNR")):
+    for key, metric in (("val_psnr", "PSNR"), ("val_hole_psnr", "hole PSNR")):
         if rows and key in rows[0]:
-            axis.plot(steps, [float(row[key]) for row in rows], label=label)
+            values = [float(row[key]) for row in rows]
+            line = axis.plot(steps, values, label=f"held-out {metric}")[0]
+            if reference is not None and key in reference:
+                axis.axhline(
+                    reference[key],
+                    linestyle="--",
+                    linewidth=1,
+                    color=line.get_color(),
+                    label=f"push-pull, {metric}",
+                )
     axis.set_xlabel("training step")
     axis.set_ylabel("dB")
     axis.grid(alpha=0.3)
@@ -183,7 +231,7 @@ def publish_preset(
         "init_preset": recipe.get("init_preset"),
         "init_steps": (recipe.get("init_preset") or {}).get("steps", 0),
         "init_wall_time_s": (recipe.get("init_preset") or {}).get("wall_time_s", 0.0),
-        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, no GPU",
+        "machine": machine_description(),
         "date": date.today().isoformat(),
     }
     work = Path(tempfile.mkdtemp(prefix="keras-inpaint-preset-"))
@@ -225,7 +273,9 @@ def publish_preset(
             shown, sheet_methods, work / "samples.png", scores=report["rows"]
         )
     if rows:
-        extra["curve.png"] = training_curve(rows, work / "curve.png", steps_per_epoch)
+        reference = heldout_push_pull(recipe)
+        metadata["heldout_push_pull"] = reference
+        extra["curve.png"] = training_curve(rows, work / "curve.png", steps_per_epoch, reference)
     from keras_inpaint.callbacks import write_png
     from keras_inpaint.inference import Predictor
 
@@ -291,7 +341,8 @@ def model_card(metadata):
     lines += [
         "## Training curve",
         "",
-        "Held-out PSNR after each epoch (the training run's own held-out crops).",
+        "Held-out PSNR after each epoch (the training run's own held-out crops), and "
+        "push-pull's on the same crops (dashed).",
         "",
         "![training curve](curve.png)",
         "",
