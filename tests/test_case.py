@@ -137,7 +137,7 @@ def run_on_two_cpus(body):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def write_photos(folder, count=12, size=40):
+def write_photos(folder, count=12, size=40, heldout=4):
     """PNG photographs of gradients, stripes and discs, plus train/val lists."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -156,6 +156,6 @@ def write_photos(folder, count=12, size=40):
         name = f"photo_{index:02d}.png"
         tf.io.write_file(str(folder / name), tf.io.encode_png(pixels))
         names.append(name)
-    (folder / "train.txt").write_text("\n".join(names[:-4]) + "\n")
-    (folder / "val.txt").write_text("\n".join(names[-4:]) + "\n")
+    (folder / "train.txt").write_text("\n".join(names[:-heldout]) + "\n")
+    (folder / "val.txt").write_text("\n".join(names[-heldout:]) + "\n")
     return folder

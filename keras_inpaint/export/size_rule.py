@@ -127,13 +127,23 @@ class SizeRule:
             padded_image = tf.gather(tf.gather(masked_image, rows, axis=1), cols, axis=2)
             padded_hole = tf.gather(tf.gather(hole, rows, axis=1), cols, axis=2)
             return model((padded_image, padded_hole), training=False)[:, :height, :width]
+
         # An image of the model's own size is filled in one pass, as the model fills it.
+        def one_pass():
+            return tf.cond(
+                tf.reduce_any(hole > 0),
+                lambda: self._run_whole(model, masked_image, hole),
+                lambda: masked_image,  # convolutions reject an empty batch
+            )
+
+        def tiles():
+            return self._run_tiles(model, masked_image, hole)
+
+        static = (masked_image.shape[1], masked_image.shape[2])
+        if None not in static:
+            return one_pass() if static == (self.height, self.width) else tiles()
         own_size = tf.logical_and(tf.equal(height, self.height), tf.equal(width, self.width))
-        return tf.cond(
-            tf.logical_and(own_size, tf.reduce_any(hole > 0)),
-            lambda: self._run_whole(model, masked_image, hole),
-            lambda: self._run_tiles(model, masked_image, hole),
-        )
+        return tf.cond(own_size, one_pass, tiles)
 
     def _run_whole(self, model, masked_image, hole):
         # A reshape, not tf.ensure_shape: with ensure_shape, graph optimisation took
