@@ -112,4 +112,6 @@ def format_presets(entries):
             + "  "
             + " ".join(bars)
         )
+    if not entries:
+        lines.append("(no preset ships with this version)")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import csv
 import json
 import platform
 import shlex
+import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -283,9 +284,12 @@ def publish_preset(
     write_png(work / CHECK_OUTPUT_FILE, Predictor(run_dir)(check_image[None], check_mask[None])[0])
     extra[CHECK_OUTPUT_FILE] = work / CHECK_OUTPUT_FILE
     card = model_card(metadata)
-    return save(
-        model.generator, Path(out_dir) / name, metadata=metadata, card=card, extra_files=extra
-    )
+    try:
+        return save(
+            model.generator, Path(out_dir) / name, metadata=metadata, card=card, extra_files=extra
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def model_card(metadata):
@@ -297,7 +301,7 @@ def model_card(metadata):
     if metadata.get("init_preset"):
         init = metadata["init_preset"]
         started = (
-            f" (the last {metadata['steps']:,} fine-tuning `{init['name']}`, itself "
+            f" (the last {metadata['steps']:,} steps fine-tune `{init['name']}`, itself "
             f"{init['steps']:,} steps of `{init['recipe']}`)"
         )
     lines = [
