@@ -75,13 +75,8 @@ def _export(args):
             f"--name {args.name!r} must be one folder name (no '/'): TF Serving serves "
             "<base>/<name>/<version>."
         )
-    from keras_inpaint import presets
-
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
-    if presets.is_preset(args.source):
-        model = presets.load_inpainter(args.source)
-    else:
-        model = load_model(args.source)
+    model = load_model(args.source)
     path = export_saved_model(
         model, args.base, name=args.name, version=args.version, max_side=args.max_side
     )

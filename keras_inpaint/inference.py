@@ -87,7 +87,7 @@ def _check_keras_archive(path):
 
 
 def load_model(model_path):
-    """An `Inpainter` from a `.keras` file or a run directory, with errors naming the fix.
+    """An `Inpainter` from a `.keras` file, a run directory or a preset, with errors naming the fix.
 
     Unlike `keras_inpaint.export.load_inpainter`, a file that exists but does
     not load (truncated, corrupt, not a `.keras` archive) raises ValueError
@@ -99,6 +99,10 @@ def load_model(model_path):
         ...
         FileNotFoundError: model path no_such.keras does not exist; pass an export version folder (<base>/<name>/<version>), a .keras file or a run directory.
     """  # noqa: E501
+    from keras_inpaint import presets
+
+    if presets.is_preset(model_path):
+        return presets.load_inpainter(model_path)
     path = Path(model_path)
     if not path.exists():
         raise FileNotFoundError(f"model path {path} does not exist; pass {MODEL_FORMS}.")
@@ -160,14 +164,7 @@ class Predictor:
     """
 
     def __init__(self, model_path, max_side=DEFAULT_MAX_SIDE):
-        from keras_inpaint import presets
-
         path = Path(model_path)
-        if presets.is_preset(model_path):
-            model = presets.load_inpainter(model_path)
-            self._fn = tf.function(serving_function(model, max_side), reduce_retracing=True)
-            self.image_size = SizeRule.for_generator(model.generator).signature_size()
-            return
         if (path / "saved_model.pb").is_file():
             self._fn = _load_saved_model(path)
             spec = self._fn.structured_input_signature[1]["image"]

@@ -201,6 +201,8 @@ def publish_preset(
     Returns:
         the preset folder's `Path`.
     """
+    import tensorflow as tf
+
     from keras_inpaint.baselines import BASELINES
     from keras_inpaint.comparison_sheet import comparison_sheet
     from keras_inpaint.evaluation import evaluate_pairs
@@ -237,15 +239,13 @@ def publish_preset(
     }
     work = Path(tempfile.mkdtemp(prefix="keras-inpaint-preset-"))
     extra = {}
+    predict = tf.function(serving_function(model, 4096), reduce_retracing=True)
+
+    def preset_method(image, mask):
+        result = predict(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
+        return result["inpainted"].numpy()
+
     if photos is not None:
-        import tensorflow as tf
-
-        predict = tf.function(serving_function(model, 4096), reduce_retracing=True)
-
-        def preset_method(image, mask):
-            result = predict(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
-            return result["inpainted"].numpy()
-
         pairs = benchmark_pairs(photos, files)
         methods = {name: preset_method, **{b: BASELINES[b] for b in baselines}}
         report = evaluate_pairs(pairs, methods)
@@ -278,10 +278,9 @@ def publish_preset(
         metadata["heldout_push_pull"] = reference
         extra["curve.png"] = training_curve(rows, work / "curve.png", steps_per_epoch, reference)
     from keras_inpaint.callbacks import write_png
-    from keras_inpaint.inference import Predictor
 
     check_image, check_mask = check_pair()
-    write_png(work / CHECK_OUTPUT_FILE, Predictor(run_dir)(check_image[None], check_mask[None])[0])
+    write_png(work / CHECK_OUTPUT_FILE, preset_method(check_image[None], check_mask[None])[0])
     extra[CHECK_OUTPUT_FILE] = work / CHECK_OUTPUT_FILE
     card = model_card(metadata)
     try:
