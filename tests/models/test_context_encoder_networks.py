@@ -248,6 +248,19 @@ def test_residual_with_zeroed_last_layer_outputs_filled_input(kwargs):
     np.testing.assert_allclose(out, filled, atol=1e-6)
 
 
+def test_zero_init_output_starts_the_residual_network_at_its_fill():
+    model = ContextEncoderGenerator(
+        residual=True, zero_init_output=True, **{**TINY, "variant": "full", "fill": "push_pull"}
+    )
+    image, mask = make_inputs(32)
+    filled = keras.ops.convert_to_numpy(HoleFill(mode="push_pull")([image, mask]))
+    out = keras.ops.convert_to_numpy(model([image, mask], training=False))
+    np.testing.assert_allclose(out, filled, atol=1e-6)
+    assert ContextEncoderGenerator.from_config(model.get_config()).zero_init_output
+    plain = ContextEncoderGenerator(residual=True, **{**TINY, "variant": "full", "fill": "push_pull"})
+    assert not np.allclose(keras.ops.convert_to_numpy(plain([image, mask])), filled)
+
+
 def test_residual_output_is_clipped():
     out = ResidualComposite()(
         [np.full((1, 2, 2, 3), 0.9, "float32"), np.full((1, 2, 2, 3), 0.5, "float32")]

@@ -190,6 +190,23 @@ def test_output_in_range_and_finite_with_an_all_hole_image():
     assert np.all(np.isfinite(out)) and np.abs(out).max() <= 1.0
 
 
+def test_push_pull_residual_starts_at_the_push_pull_fill_and_learns_a_correction():
+    from keras_inpaint.layers.push_pull import push_pull_fill
+
+    generator = PConvUNet(**TINY, output_activation="linear", residual=True)
+    assert trainable_count(generator) == trainable_count(PConvUNet(**TINY))
+    (masked_image, mask), _ = random_batch(2, 32)
+    output = keras.ops.convert_to_numpy(generator([masked_image, mask]))
+    # Untrained, the last PConv is zero: the output is exactly the push-pull fill.
+    np.testing.assert_allclose(output, push_pull_fill(masked_image, mask).numpy(), atol=1e-6)
+    kernel = generator.get_layer("decoder_block1_pconv").kernel
+    kernel.assign(np.full(kernel.shape, 0.05, "float32"))
+    moved = keras.ops.convert_to_numpy(generator([masked_image, mask]))
+    assert not np.allclose(moved, output)
+    assert np.abs(moved).max() <= 1.0
+    assert PConvUNet.from_config(generator.get_config()).residual
+
+
 # --- Frozen encoder BatchNormalization ----------------------------------------------------------
 
 

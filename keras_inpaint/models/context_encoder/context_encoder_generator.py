@@ -97,12 +97,19 @@ def apply_alexnet_encoder(x, encoder_filters, batch_norm_momentum):
 
 
 def apply_decoder(
-    x, decoder_filters, first_kernel_valid, output_size, batch_norm_momentum, skips=None
+    x,
+    decoder_filters,
+    first_kernel_valid,
+    output_size,
+    batch_norm_momentum,
+    skips=None,
+    output_initializer="glorot_uniform",
 ):
     """Transposed 4x4 convs (BN + ReLU), the last to 3 channels; returns pre-tanh values.
 
     `skips` maps a side length to an encoder feature map concatenated to the
-    decoder features of that size (U-Net style).
+    decoder features of that size (U-Net style). `output_initializer` is the
+    kernel initializer of the last (3-channel) transposed conv.
     """
     skips = skips or {}
     for i, filters in enumerate(decoder_filters):
@@ -122,9 +129,14 @@ def apply_decoder(
         )
         if x.shape[1] in skips:
             x = keras.layers.Concatenate(name=f"decoder_skip{i + 1}")([x, skips[x.shape[1]]])
-    x = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", name="decoder_output_convT")(
-        x
-    )
+    x = keras.layers.Conv2DTranspose(
+        3,
+        4,
+        strides=2,
+        padding="same",
+        kernel_initializer=output_initializer,
+        name="decoder_output_convT",
+    )(x)
     if x.shape[1] != output_size:
         # AlexNet pool5 sizes are not always output_size / 2^k (seed 002 resized
         # 192 -> 128 the same way).
@@ -181,7 +193,9 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
     untrained network then starts at its hole fill instead of at tanh of
     random features (PSNR of a mean fill, not of noise), and the decoder only
     learns a correction: this converges in far fewer steps, which is what a
-    short CPU training from scratch needs. It is not in the paper.
+    short CPU training from scratch needs. It is not in the paper. With
+    `zero_init_output=True` the last transposed conv starts at zero, so the
+    untrained network equals its hole fill exactly.
 
     `skip_connections=True` (DCGAN encoder, full variant) concatenates each
     encoder block's output to the decoder features of the same size, as a
@@ -214,6 +228,7 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
             [-1, 1]; Pathak's code uses
             `[2 * 117 / 255 - 1, 2 * 104 / 255 - 1, 2 * 123 / 255 - 1]`.
         residual: output the filled input plus a tanh residual (see above).
+        zero_init_output: start the last transposed conv's kernel at zero.
         skip_connections: U-Net skips from encoder to decoder (see above).
         dropout: dropout rate after the bottleneck (0 = none).
         batch_norm_momentum: BatchNormalization momentum (0.9 = Torch's 0.1).
@@ -244,6 +259,7 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
         fill="constant",
         fill_value=0.0,
         residual=False,
+        zero_init_output=False,
         skip_connections=False,
         dropout=0.0,
         batch_norm_momentum=0.9,
@@ -322,6 +338,7 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
             output_size=output_size,
             batch_norm_momentum=batch_norm_momentum,
             skips=skips,
+            output_initializer="zeros" if zero_init_output else "glorot_uniform",
         )
         outputs = output_tanh(x)
         if residual:
@@ -345,6 +362,7 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
         self.fill = fill
         self.fill_value = list(fill_value) if isinstance(fill_value, (list, tuple)) else fill_value
         self.residual = residual
+        self.zero_init_output = zero_init_output
         self.skip_connections = skip_connections
         self.dropout = dropout
         self.batch_norm_momentum = batch_norm_momentum
@@ -373,6 +391,7 @@ class ContextEncoderGenerator(PresetMixin, keras.Model):
                 list(self.fill_value) if isinstance(self.fill_value, list) else self.fill_value
             ),
             "residual": self.residual,
+            "zero_init_output": self.zero_init_output,
             "skip_connections": self.skip_connections,
             "dropout": self.dropout,
             "batch_norm_momentum": self.batch_norm_momentum,

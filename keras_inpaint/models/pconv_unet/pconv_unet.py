@@ -4,7 +4,9 @@ import math
 
 import keras
 
+from keras_inpaint.layers.hole_fill import HoleFill
 from keras_inpaint.layers.partial_conv2d import PartialConv2D
+from keras_inpaint.layers.residual_composite import ResidualComposite
 from keras_inpaint.models.pconv_unet.broadcast_channels import BroadcastChannels
 from keras_inpaint.models.submodules import trainable_params_by_prefix
 from keras_inpaint.presets.preset import PresetMixin
@@ -165,6 +167,13 @@ class PConvUNet(PresetMixin, keras.Model):
     The seed gives neither kernel sizes nor the LeakyReLU slope: 3x3 and 0.2
     (Liu et al.'s decoder slope) are this implementation's choice.
 
+    `residual=True` (not in the paper) adds the network's output to the
+    push-pull fill of the hole (`keras_inpaint.layers.push_pull`, the best
+    classical fill on real photos) and clips to [-1, 1]; the last PConv then
+    starts at zero, so the untrained UNet equals push-pull and training
+    learns a correction to it, which short CPU trainings need. Use it with
+    `output_activation="linear"`.
+
     Args:
         preset: `"liu_512"`, `"cifar_net1"` or `"cifar_net2"`.
         image_size: input side S; a multiple of the product of the strides.
@@ -187,6 +196,7 @@ class PConvUNet(PresetMixin, keras.Model):
         freeze_encoder_batch_norm: put the encoder's BatchNormalization layers
             in inference mode (`trainable=False`: moving statistics used and
             kept, gamma and beta fixed), Liu et al.'s fine-tuning stage.
+        residual: predict a correction to the push-pull fill (see above).
         **kwargs: `name`, `trainable`.
 
     Example:
@@ -218,6 +228,7 @@ class PConvUNet(PresetMixin, keras.Model):
         batch_norm_momentum=0.9,
         kernel_initializer="he_normal",
         freeze_encoder_batch_norm=False,
+        residual=False,
         **kwargs,
     ):
         if preset not in PRESETS:
@@ -295,10 +306,13 @@ class PConvUNet(PresetMixin, keras.Model):
                 batch_norm=not last,
                 activation=None if last else arch["decoder_activation"],
                 name=name,
-                **block,
+                **(dict(block, kernel_initializer="zeros") if last and residual else block),
             )
         if arch["output_activation"] == "tanh":
             x = keras.layers.Activation("tanh", name="output_tanh")(x)
+        if residual:
+            filled = HoleFill(mode="push_pull", name="hole_fill")([masked_image, mask])
+            x = ResidualComposite(name="residual_composite")([filled, x])
         kwargs.setdefault("name", "pconv_unet")
         super().__init__(inputs=[masked_image, mask], outputs=x, **kwargs)
 
@@ -318,6 +332,7 @@ class PConvUNet(PresetMixin, keras.Model):
         self.negative_slope = negative_slope
         self.batch_norm_momentum = batch_norm_momentum
         self.kernel_initializer = kernel_initializer
+        self.residual = bool(residual)
         self.freeze_encoder_batch_norm = False
         self.set_encoder_batch_norm_frozen(freeze_encoder_batch_norm)
 
@@ -366,6 +381,7 @@ class PConvUNet(PresetMixin, keras.Model):
             "batch_norm_momentum": self.batch_norm_momentum,
             "kernel_initializer": self.kernel_initializer,
             "freeze_encoder_batch_norm": self.freeze_encoder_batch_norm,
+            "residual": self.residual,
         }
 
     @classmethod
