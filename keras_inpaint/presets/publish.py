@@ -27,6 +27,8 @@ from keras_inpaint.presets.preset import save
 
 BASELINE_ROWS = ("push_pull", "ns", "telea", "biharmonic", "mean")
 CARD_METRICS = ("psnr", "ssim", "hole_psnr", "hole_ssim", "hole_l1")
+# The general default must beat the best classical fill's PSNR by this much.
+DEFAULT_MARGIN_DB = 1.0
 
 
 CHECK_OUTPUT_FILE = "check_output.png"
@@ -48,6 +50,25 @@ def check_pair(size=64):
     mask[size // 4 : size // 2, size // 8 : size * 5 // 8] = 1
     mask[size * 5 // 8 : size * 7 // 8, size // 2 : size * 7 // 8] = 1
     return image, mask
+
+
+def shown_path(path):
+    """`path` as the card's command shows it: `"$PHOTOS/..."` when under `$PHOTOS`.
+
+    The cards' commands then read like the README's, whose `PHOTOS` is the
+    folder of the photo corpus, instead of naming one machine's folders.
+    """
+    import os
+
+    root = os.environ.get("PHOTOS")
+    if root:
+        try:
+            relative = Path(path).resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            pass
+        else:
+            return f'"$PHOTOS/{relative.as_posix()}"'
+    return shlex.quote(str(path))
 
 
 def machine_description():
@@ -144,7 +165,10 @@ def validation_table(report, names):
             f"{values['hole_psnr']:.2f} | {values['hole_ssim']:.3f} | {values['hole_l1']:.4f} |"
         )
     lines += ["", "Per hole-ratio bucket, whole-image PSNR (dB) / SSIM:", ""]
-    buckets = sorted({bucket for name in names for bucket in report["bucket_rows"][name]})
+    buckets = sorted(
+        {bucket for name in names for bucket in report["bucket_rows"][name]},
+        key=lambda bucket: int(bucket.split("-")[0]),
+    )
     lines.append("| method | " + " | ".join(buckets) + " |")
     lines.append("|---|" + "---:|" * len(buckets))
     for name in names:
@@ -153,6 +177,73 @@ def validation_table(report, names):
             values = report["bucket_rows"][name].get(bucket)
             cells.append(f"{values['psnr']:.2f} / {values['ssim']:.3f}" if values else "")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def target_lines(metadata):
+    """The card's verdict against the presets' targets, in Markdown bullet lines.
+
+    Every preset must beat mean fill and OpenCV Telea on whole-image PSNR and
+    SSIM; the default preset must also beat the best classical fill's PSNR by
+    `DEFAULT_MARGIN_DB` and the best classical SSIM. Each line says by how
+    much a target is met or missed.
+    """
+    summary = metadata["validation"]["summary"]
+    own = summary[metadata["name"]]
+
+    def verdict(label, psnr_bar, ssim_bar):
+        dpsnr, dssim = own["psnr"] - psnr_bar, own["ssim"] - ssim_bar
+        met = dpsnr > 0 and dssim > 0
+        return (
+            f"- {label}: {'met' if met else '**not met**'} "
+            f"(PSNR {dpsnr:+.2f} dB, SSIM {dssim:+.4f})"
+        )
+
+    lines = [
+        verdict(f"beats {method}", summary[method]["psnr"], summary[method]["ssim"])
+        for method in ("mean", "telea")
+        if method in summary
+    ]
+    if metadata.get("default"):
+        classical = [method for method in BASELINE_ROWS if method in summary]
+        best_psnr = max(summary[method]["psnr"] for method in classical)
+        best_ssim = max(summary[method]["ssim"] for method in classical)
+        lines.append(
+            verdict(
+                f"default preset: best classical PSNR + {DEFAULT_MARGIN_DB} dB "
+                f"({best_psnr + DEFAULT_MARGIN_DB:.2f}) and best classical SSIM ({best_ssim:.4f})",
+                best_psnr + DEFAULT_MARGIN_DB,
+                best_ssim,
+            )
+        )
+    return lines
+
+
+def presets_table(names):
+    """The README's "Pretrained presets" table (Markdown) from the presets' metadata.
+
+    One row per preset: family, parameters, validation PSNR / SSIM next to
+    push-pull's and Telea's, and the command that uses it.
+    """
+    from keras_inpaint.presets.preset import metadata as preset_metadata
+
+    lines = [
+        "| preset | family | params | PSNR / SSIM | push-pull | Telea | command |",
+        "|---|---|---:|---|---|---|---|",
+    ]
+    for name in names:
+        metadata = preset_metadata(name)
+        summary = metadata["validation"]["summary"]
+        scores = [
+            f"{summary[method]['psnr']:.2f} / {summary[method]['ssim']:.3f}"
+            for method in (name, "push_pull", "telea")
+        ]
+        label = f"`{name}` (default)" if metadata.get("default") else f"`{name}`"
+        lines.append(
+            f"| {label} | {metadata['family']} | {metadata['trainable_params']:,} | "
+            + " | ".join(scores)
+            + f" | `keras-inpaint inpaint --preset {name} ...` |"
+        )
     return "\n".join(lines)
 
 
@@ -253,8 +344,8 @@ def publish_preset(
         command = " ".join(
             [
                 "keras-inpaint evaluate --photos",
-                shlex.quote(str(photos)),
-                *(["--files", shlex.quote(str(files))] if files else []),
+                shown_path(photos),
+                *(["--files", shown_path(files)] if files else []),
                 f"--preset {name} --baselines {','.join(baselines)}",
             ]
         )
@@ -337,6 +428,10 @@ def model_card(metadata):
             "```",
             "",
             metadata["validation_table"],
+            "",
+            "Targets (whole-image PSNR and SSIM on this benchmark):",
+            "",
+            *target_lines(metadata),
             "",
             "![samples: masked input, this preset, push-pull, truth](samples.png)",
             "",

@@ -1,6 +1,7 @@
 """Presets: the folder format, loading with safe_mode, the CLI, fine-tuning, publishing."""
 
 import json
+import shlex
 
 import keras
 import numpy as np
@@ -188,6 +189,39 @@ def test_publish_writes_a_preset_with_card_curve_and_validation(tmp_path, capsys
     card = (folder / "README.md").read_text()
     assert metadata["validation"]["command"] in card and "| push_pull |" in card
     assert presets.load(folder).count_params() > 0
+    assert "- beats telea: " in card and "- beats mean: " in card
+    assert "| method | 5-20% | 20-40% | 40-60% |" in card
+
+
+def test_card_commands_name_the_photo_corpus_by_its_variable(tmp_path, monkeypatch):
+    from keras_inpaint.presets.publish import shown_path
+
+    (tmp_path / "corpus" / "images").mkdir(parents=True)
+    assert shown_path(tmp_path / "corpus" / "images") == shlex.quote(str(tmp_path / "corpus/images"))
+    monkeypatch.setenv("PHOTOS", str(tmp_path / "corpus"))
+    assert shown_path(tmp_path / "corpus" / "images") == '"$PHOTOS/images"'
+    assert shown_path(tmp_path / "corpus" / "val.txt") == '"$PHOTOS/val.txt"'
+    assert shown_path(tmp_path / "elsewhere") == shlex.quote(str(tmp_path / "elsewhere"))
+
+
+def test_card_targets_say_by_how_much_each_is_met_or_missed():
+    from keras_inpaint.presets.publish import target_lines
+
+    summary = {
+        "mine": {"psnr": 22.9, "ssim": 0.83},
+        "mean": {"psnr": 19.3, "ssim": 0.78},
+        "telea": {"psnr": 22.1, "ssim": 0.8225},
+        "push_pull": {"psnr": 22.4, "ssim": 0.8217},
+    }
+    metadata = {"name": "mine", "default": True, "validation": {"summary": summary}}
+    lines = target_lines(metadata)
+    assert lines[0] == "- beats mean: met (PSNR +3.60 dB, SSIM +0.0500)"
+    assert lines[1] == "- beats telea: met (PSNR +0.80 dB, SSIM +0.0075)"
+    assert lines[2].startswith("- default preset: best classical PSNR + 1.0 dB (23.40)")
+    assert lines[2].endswith("**not met** (PSNR -0.50 dB, SSIM +0.0075)")
+    summary["mine"]["ssim"] = 0.80
+    assert "**not met** (PSNR +0.80 dB, SSIM -0.0225)" in target_lines(metadata)[1]
+    assert len(target_lines({**metadata, "default": False})) == 2
 
 
 def test_serve_exports_presets_to_model_folders(tiny_preset, capsys):

@@ -1,6 +1,7 @@
 """Every shipped preset loads with safe_mode, reproduces its recorded output, has its card."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import tensorflow as tf
 from keras_inpaint import presets
 from keras_inpaint.inference import Predictor
 from keras_inpaint.presets.preset import SHIPPED_DIR
-from keras_inpaint.presets.publish import CHECK_OUTPUT_FILE, check_pair
+from keras_inpaint.presets.publish import CHECK_OUTPUT_FILE, check_pair, presets_table
 
 SHIPPED = presets.list()
 WEIGHTS_BUDGET_BYTES = 150 * 1024 * 1024
@@ -50,3 +51,10 @@ def test_one_default_preset_and_weights_within_budget():
     assert presets.default_name() in SHIPPED
     total = sum(path.stat().st_size for path in SHIPPED_DIR.glob("*/model.weights.h5"))
     assert total <= WEIGHTS_BUDGET_BYTES
+
+
+def test_readme_lists_the_shipped_presets_with_their_recorded_scores():
+    if not SHIPPED:
+        pytest.skip("no preset ships yet")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert presets_table(SHIPPED) in readme, "regenerate README's table with presets_table()"
