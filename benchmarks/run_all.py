@@ -32,6 +32,7 @@ ROOT = BENCHMARKS.parent
 
 # Run order: the cheap, independent ones first.
 SCRIPTS = (
+    "cli_startup",
     "masks",
     "cam_cost",
     "export_latency",
@@ -50,6 +51,8 @@ CAM_TARGET = 0.5
 PIPELINE_TARGET = 3.0
 EXPORT_TARGET = 1.1
 PRESET_TARGET_MS = 2000.0
+HELP_TARGET_S = 1.0
+ZOO_TARGET_S = 2.0
 
 
 def run_script(name, setting, timeout):
@@ -202,6 +205,14 @@ def targets(results, costs):
             f"default preset inpaints 512x512 in < {PRESET_TARGET_MS / 1000:g} s after loading",
             _preset_target(results.get("preset_latency")),
         ),
+        (
+            f"`keras-inpaint --help` < {HELP_TARGET_S:g} s in a fresh process",
+            _startup_target(results.get("cli_startup"), "help_s", HELP_TARGET_S),
+        ),
+        (
+            f"`keras-inpaint zoo` < {ZOO_TARGET_S:g} s in a fresh process",
+            _startup_target(results.get("cli_startup"), "zoo_s", ZOO_TARGET_S),
+        ),
     ]
     return [(target, *(outcome or ("not measured", None))) for target, outcome in checks]
 
@@ -268,6 +279,12 @@ def _preset_target(preset):
         return None
     value = preset["ms_at_512"]
     return f"{value:.0f} ms ({preset['preset']})", value < PRESET_TARGET_MS
+
+
+def _startup_target(startup, key, target):
+    if not (_ok(startup) and startup.get(key) is not None):
+        return None
+    return f"{startup[key]:.2f} s (median of {startup['runs']})", startup[key] < target
 
 
 def _verdict(value):
@@ -413,12 +430,23 @@ def preset_table(preset):
     return _table(["preset", "size", "median ms", "min ms"], rows)
 
 
+def cli_table(startup):
+    rows = [
+        [f"`{row['command']}`", row["median_s"], row["min_s"], row["max_s"], row["target_s"]]
+        for row in startup.get("results", [])
+    ]
+    table = _table(["command", "median s", "min s", "max s", "target s"], rows)
+    runs, entry = startup.get("runs"), startup.get("entry_point")
+    return f"Fresh processes, {runs} runs each; entry point `{entry}`.\n\n{table}"
+
+
 def serving_table(serving):
     keys = ("clients", "seconds", "requests", "requests_per_s", "p50_ms", "p99_ms", "errors")
     return _table(list(keys), [[serving.get(key) for key in keys]])
 
 
 TABLES = {
+    "cli_startup": ("Command-line start-up (cli_startup.py)", cli_table),
     "masks": ("Masks (masks.py)", masks_table),
     "models": ("Models (models.py)", models_table),
     "input_pipeline": ("Input pipeline (input_pipeline.py)", pipeline_table),

@@ -17,6 +17,14 @@ end the command with one line on stderr, `keras-inpaint <command>: error:
 <problem and fix>`, and exit status 2; an unexpected failure prints one
 line too, with exit status 1. `keras-inpaint --debug <command> ...` (or
 `KERAS_INPAINT_DEBUG=1`) shows the Python traceback instead.
+
+TensorFlow's C++ log lines are kept quiet: `TF_CPP_MIN_LOG_LEVEL` is 2
+unless already set, and the lines TensorFlow writes regardless (the absl
+and oneDNN notices at import, "Could not find cuda drivers", `failed call
+to cuInit` without a GPU driver, GLCIC's oneDNN DT_INT64 notice, PEPSI's
+remapper failure) are filtered out of stderr by `keras_inpaint.tf_log_filter`;
+every other line, TensorFlow's real errors included, still shows. `--debug`
+(or `KERAS_INPAINT_DEBUG=1`) shows all of TensorFlow's logs too.
 """
 
 import argparse
@@ -24,12 +32,10 @@ import os
 import sys
 from pathlib import Path
 
+from keras_inpaint.tf_log_filter import hide_tensorflow_noise
+
 # The export's default is repeated here so that `--help` needs no TensorFlow import.
 DEFAULT_MAX_SIDE = 2048
-
-# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) hides the
-# progress bars; users who want it can set the variable themselves.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _train(args):
@@ -216,7 +222,8 @@ def build_parser():
         "--debug",
         action="store_true",
         default=os.environ.get("KERAS_INPAINT_DEBUG", "") not in ("", "0"),
-        help="show Python tracebacks instead of one-line errors (or KERAS_INPAINT_DEBUG=1)",
+        help="show Python tracebacks instead of one-line errors, and all of TensorFlow's "
+        "log lines (or KERAS_INPAINT_DEBUG=1)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -475,6 +482,9 @@ def main(argv=None):
     if args.debug:
         args.handler(args)
         return 0
+    # TensorFlow's C++ start-up chatter hides the progress bars and looks like failure.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    hide_tensorflow_noise()
     try:
         args.handler(args)
     except KeyboardInterrupt:

@@ -16,6 +16,9 @@ import sysconfig
 from pathlib import Path
 
 KINDS = ("models", "data_pipelines")
+# The files of each kind: a recipe is `models/<entry>/<recipe>.json` (files directly in
+# models/, such as param_counts.json, are not recipes); data specs may sit in subfolders.
+PATTERNS = {"models": "*/*.json", "data_pipelines": "**/*.json"}
 # Where a user sees the names a kind has.
 LISTING_HINTS = {
     "models": "`keras-inpaint zoo` lists the recipes with their networks.",
@@ -48,6 +51,11 @@ def resource_dir(kind):
     )
 
 
+def named_files(kind):
+    """The `models` recipes or `data_pipelines` specs that exist, as sorted paths."""
+    return sorted(resource_dir(kind).glob(PATTERNS[kind]))
+
+
 def resolve_json(kind, name_or_path):
     """Resolve a recipe / data spec given as a path or as a name under `kind`.
 
@@ -60,16 +68,17 @@ def resolve_json(kind, name_or_path):
     folder = resource_dir(kind)
     stem = str(name_or_path).removesuffix(".json")
     stem = stem.removeprefix(f"{kind}/")
+    files = named_files(kind)
     exact = folder / f"{stem}.json"
-    if exact.is_file():
+    if exact in files:
         return exact
     # A bare name may omit the entry's folder; a name with a folder must match it.
     matches = []
     if "/" not in stem:
-        matches = sorted(p for p in folder.rglob("*.json") if p.stem == stem)
+        matches = [p for p in files if p.stem == stem]
     if len(matches) == 1:
         return matches[0]
-    available = sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.json"))
+    available = [str(p.relative_to(folder).with_suffix("")) for p in files]
     if matches:
         raise ValueError(
             f"{kind} entry {name_or_path!r} is ambiguous, it matches several: "

@@ -1,24 +1,42 @@
 """The zoo listing: every recipe under `models/` with its networks and parameter counts,
 and every shipped preset with its validation scores (read from its metadata).
 
+Listing imports no TensorFlow: the parameter counts are read from
+`models/param_counts.json`, one entry per recipe, written by
+`python -m keras_inpaint.zoo --write-counts` (which builds every network) and
+checked against the built networks by tests/test_zoo_counts.py. A recipe
+whose entry is missing, or was counted from other network settings (a
+fingerprint of its `generator` and `discriminator` entries says which), is
+built and counted on the spot instead, so the listing is never stale.
+
 Example:
     >>> from keras_inpaint.zoo import zoo_entries
     >>> entries = zoo_entries()
     >>> entries[0]["recipe"]                                  # doctest: +SKIP
-    'context_encoder/builtin_64'
+    'context_encoder/alexnet_region_128'
 """
 
+import argparse
+import hashlib
 import json
+import math
+import sys
+from pathlib import Path
 
-import keras
+from keras_inpaint.resources import named_files, resource_dir
 
-from keras_inpaint.resources import resource_dir
-from keras_inpaint.training.recipes import build_networks, load_recipe
+COUNTS_FILE = "param_counts.json"
+WRITE_COUNTS_COMMAND = "python -m keras_inpaint.zoo --write-counts"
+# Shipped presets and the files that make a folder one, as `keras_inpaint.presets` has
+# them; repeated here so that listing the presets needs no TensorFlow either.
+PRESETS_DIR = Path(__file__).resolve().parent / "presets"
+PRESET_FILES = ("config.json", "model.weights.h5")
+PRESET_METADATA_FILE = "metadata.json"
 
 
 def trainable_params(model):
     """Trainable parameter count of a model or layer."""
-    return int(sum(keras.ops.size(variable) for variable in model.trainable_variables))
+    return int(sum(math.prod(variable.shape) for variable in model.trainable_variables))
 
 
 def describe_network(model):
@@ -29,17 +47,65 @@ def describe_network(model):
     return description
 
 
+def count_networks(recipe):
+    """`{"generator": ..., "discriminator": ...}` descriptions of a recipe's built networks."""
+    import keras
+
+    from keras_inpaint.training.recipes import build_networks
+
+    generator, discriminator = build_networks(recipe)
+    networks = {"generator": describe_network(generator)}
+    if discriminator is not None:
+        networks["discriminator"] = describe_network(discriminator)
+    keras.backend.clear_session()
+    return networks
+
+
+def networks_fingerprint(recipe):
+    """Hash of the recipe entries that decide its parameter counts."""
+    settings = {role: recipe.get(role) for role in ("generator", "discriminator")}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def recipe_name(path):
+    """`context_encoder/builtin_64` for `models/context_encoder/builtin_64.json`."""
+    return str(path.relative_to(resource_dir("models")).with_suffix(""))
+
+
+def read_recipe(path):
+    """A recipe file's dict, or ValueError naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"recipe {path} is not valid JSON: {error}") from None
+
+
+def counts_path():
+    return resource_dir("models") / COUNTS_FILE
+
+
+def stored_counts():
+    """The stored counts, `{recipe name: {"networks_sha256", "networks"}}` ({} without a file)."""
+    path = counts_path()
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def zoo_entries():
     """One dict per recipe: name, description, image size, and each network's counts."""
-    folder = resource_dir("models")
+    stored = stored_counts()
     entries = []
-    for path in sorted(folder.rglob("*.json")):
-        name = str(path.relative_to(folder).with_suffix(""))
-        recipe = load_recipe(path)
-        generator, discriminator = build_networks(recipe)
-        networks = {"generator": describe_network(generator)}
-        if discriminator is not None:
-            networks["discriminator"] = describe_network(discriminator)
+    for path in named_files("models"):
+        name, recipe = recipe_name(path), read_recipe(path)
+        counted = stored.get(name, {})
+        if counted.get("networks_sha256") == networks_fingerprint(recipe):
+            networks = counted["networks"]
+        else:
+            print(
+                f"zoo: building {name} to count its parameters (not in {counts_path()}; "
+                f"`{WRITE_COUNTS_COMMAND}` stores them)",
+                file=sys.stderr,
+            )
+            networks = count_networks(recipe)
         entries.append(
             {
                 "recipe": name,
@@ -48,8 +114,23 @@ def zoo_entries():
                 "networks": networks,
             }
         )
-        keras.backend.clear_session()
     return entries
+
+
+def write_counts():
+    """Build every recipe's networks and write their counts to `models/param_counts.json`."""
+    from keras_inpaint.training.recipes import load_recipe
+
+    counts = {}
+    for path in named_files("models"):
+        recipe = load_recipe(path)
+        counts[recipe_name(path)] = {
+            "networks_sha256": networks_fingerprint(recipe),
+            "networks": count_networks(recipe),
+        }
+    path = counts_path()
+    path.write_text(json.dumps(counts, indent=1) + "\n")
+    return path, len(counts)
 
 
 def format_table(entries):
@@ -70,13 +151,27 @@ def zoo_json(entries):
     return json.dumps(entries, indent=2)
 
 
+def presets_dir():
+    """The shipped presets' folder: `keras_inpaint.presets`' own when that module is loaded
+    (a program may have pointed its `SHIPPED_DIR` elsewhere), else `PRESETS_DIR`."""
+    module = sys.modules.get("keras_inpaint.presets.preset")
+    return PRESETS_DIR if module is None else module.SHIPPED_DIR
+
+
+def shipped_presets():
+    """`{name: metadata}` of the shipped presets, sorted by name."""
+    presets = {}
+    for folder in sorted(presets_dir().iterdir()):
+        if all((folder / name).is_file() for name in PRESET_FILES):
+            metadata = folder / PRESET_METADATA_FILE
+            presets[folder.name] = json.loads(metadata.read_text()) if metadata.is_file() else {}
+    return presets
+
+
 def preset_entries():
     """One dict per shipped preset: name, family, params, validation PSNR/SSIM and baselines'."""
-    from keras_inpaint import presets
-
     entries = []
-    for name in presets.list():
-        metadata = presets.metadata(name)
+    for name, metadata in shipped_presets().items():
         summary = metadata.get("validation", {}).get("summary", {})
         entries.append(
             {
@@ -115,3 +210,24 @@ def format_presets(entries):
     if not entries:
         lines.append("(no preset ships with this version)")
     return "\n".join(lines)
+
+
+def main(argv=None):
+    """`python -m keras_inpaint.zoo --write-counts`: rebuild `models/param_counts.json`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_inpaint.zoo",
+        description=f"Rebuild models/{COUNTS_FILE}, which `keras-inpaint zoo` reads.",
+    )
+    parser.add_argument(
+        "--write-counts",
+        action="store_true",
+        required=True,
+        help="build every recipe's networks and store their parameter counts",
+    )
+    parser.parse_args(argv)
+    path, count = write_counts()
+    print(f"{path}: parameter counts of {count} recipes")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ def run_cli(*args):
 
 @pytest.fixture(scope="module")
 def zoo_json():
-    """`keras-inpaint zoo --json`'s entries: building the whole zoo once is enough."""
+    """`keras-inpaint zoo --json`'s entries (stored counts, checked by test_zoo_counts.py)."""
     from keras_inpaint.zoo import zoo_entries, zoo_json
 
     return json.loads(zoo_json(zoo_entries()))

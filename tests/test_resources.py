@@ -46,3 +46,9 @@ def test_an_ambiguous_short_name_is_refused(tmp_path, monkeypatch):
 def test_missing_name_lists_what_exists():
     with pytest.raises(ValueError, match="not found; available: .*builtin_64_boxes"):
         resolve_json("data_pipelines", "nothing_like_this")
+
+
+def test_files_directly_in_models_are_not_recipes():
+    assert (resource_dir("models") / "param_counts.json").is_file()
+    with pytest.raises(ValueError, match="'param_counts' is not found"):
+        resolve_json("models", "param_counts")

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN_SCRIPTS = ("models", "input_pipeline", "export_latency", "cam_cost", "preset_latency")
+OWN_SCRIPTS = (
+    "models",
+    "input_pipeline",
+    "export_latency",
+    "cam_cost",
+    "preset_latency",
+    "cli_startup",
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +112,15 @@ def test_preset_latency_json_keys(tiny_run):
 
 
 @pytest.mark.slow
+def test_cli_startup_json_keys(tiny_run):
+    result = _result(tiny_run[0], "cli_startup")
+    commands = [row["command"] for row in result["results"]]
+    assert commands == ["keras-inpaint --help", "keras-inpaint zoo", "python -c pass"]
+    assert result["help_s"] > 0 and result["zoo_s"] > 0
+    assert [row["target_s"] for row in result["results"]] == [1.0, 2.0, None]
+
+
+@pytest.mark.slow
 def test_cam_cost_json_keys(tiny_run):
     result = _result(tiny_run[0], "cam_cost")
     for implementation in ("patches", "fused"):
@@ -122,7 +138,7 @@ def test_run_all_writes_results_and_targets(tiny_run):
     assert "python benchmarks/run_all.py --tiny" in markdown
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["benchmark"] == "run_all" and summary["setting"] == "tiny"
-    assert len(summary["targets"]) == 6
+    assert len(summary["targets"]) == 8
     # The scripts of this suite never fail; others' failures are recorded, not raised.
     assert not set(summary["errors"]) & set(OWN_SCRIPTS)
     assert markdown.startswith("# Benchmark results")
@@ -140,7 +156,7 @@ def test_run_all_records_a_missing_script():
         {"models": result}, {"models": 0.0}, "tiny", {"cpu": "x"}, "cmd", "now"
     )
     assert "**Error**: missing" in markdown
-    assert [verdict for _, _, verdict in rows] == [None] * 6
+    assert [verdict for _, _, verdict in rows] == [None] * 8
 
 
 @pytest.mark.slow

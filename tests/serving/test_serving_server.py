@@ -30,7 +30,7 @@ from serving.serving_support import (
 
 from keras_inpaint import images
 from keras_inpaint.export import SizeRule, export_saved_model
-from keras_inpaint.resources import resource_dir
+from keras_inpaint.resources import named_files, resource_dir
 from keras_inpaint.serving import ServingError, client
 from keras_inpaint.training.recipes import build_inpainter, load_recipe
 from keras_inpaint.zoo import trainable_params
@@ -56,9 +56,8 @@ SIGNATURE_TENSORS = {
 def zoo_picks():
     """Per zoo entry, the buildable recipe with the smallest images (then fewest generator
     parameters): every architecture of the zoo, at the size its recipes define."""
-    folder = resource_dir("models")
     by_entry = {}
-    for path in sorted(folder.rglob("*.json")):
+    for path in named_files("models"):
         recipe = load_recipe(path)
         by_entry.setdefault(path.parent.name, []).append((recipe["image_size"], path))
     picks = {}

@@ -4,13 +4,12 @@ import json
 
 import pytest
 
-from keras_inpaint.resources import resource_dir
+from keras_inpaint.resources import named_files, resource_dir
 from keras_inpaint.training import build_inpainter, build_networks, load_recipe
 from keras_inpaint.training.recipes import DEFAULT_RECIPE, validate_recipe
 
 RECIPES = sorted(
-    str(path.relative_to(resource_dir("models")).with_suffix(""))
-    for path in resource_dir("models").rglob("*.json")
+    str(path.relative_to(resource_dir("models")).with_suffix("")) for path in named_files("models")
 )
 
 

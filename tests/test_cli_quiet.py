@@ -1,0 +1,294 @@
+"""No TensorFlow start-up chatter on the command line's stderr; real errors still show.
+
+Every verb runs for real in its own process on tiny settings (a 2-step
+training run of a shrunk recipe, its export, inpainting, evaluation, a
+preset, the server answering one status request), as a user would start
+it: without `TF_CPP_MIN_LOG_LEVEL` in the environment.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_inpaint.tf_log_filter import forward, is_noise
+from keras_inpaint.training import load_recipe
+
+FORBIDDEN = re.compile(r"E0000|W0000|I0000|oneDNN|cuda|absl::InitializeLog|AVX", re.IGNORECASE)
+# One of each line TensorFlow 2.21 printed here (the PEPSI and GLCIC ones at their first
+# train step), and the known lines in the forms that must still show.
+NOISE = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796182715.319559    2086 port.cc:153] oneDNN custom operations are on. You "
+    "may see slightly different numerical results due to floating-point round-off errors from "
+    "different computation orders. To turn them off, set the environment variable "
+    "`TF_ENABLE_ONEDNN_OPTS=0`.",
+    "I0000 00:00:1796182715.319844    2086 cudart_stub.cc:31] Could not find cuda drivers on "
+    "your machine, GPU will not be used.",
+    "I0000 00:00:1796182715.366646    2086 cpu_feature_guard.cc:227] This TensorFlow binary is "
+    "optimized to use available CPU instructions in performance-critical operations.",
+    "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild "
+    "TensorFlow with the appropriate compiler flags.",
+    "E0000 00:00:1796182776.987389    2506 cuda_platform.cc:52] failed call to cuInit: "
+    "INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
+    "E0000 00:00:1796182868.049414    2914 util.cc:131] oneDNN supports DT_INT64 only on "
+    "platforms with AVX-512. Falling back to the default Eigen-based implementation if present.",
+    "E0000 00:00:1796182884.323740    2998 meta_optimizer.cc:967] remapper failed: "
+    "INVALID_ARGUMENT: Mutation::Apply error: fanout 'StatefulPartitionedCall/gradient_tape/"
+    "red_discriminator_5/block4_lrelu_1/LeakyRelu/LeakyReluGrad' exist for missing node "
+    "'StatefulPartitionedCall/red_discriminator_5/block4_conv_sn_1/block4_conv_1/BiasAdd'.",
+]
+NOT_NOISE = [
+    "E0000 00:00:1796182776.987389    2506 cuda_platform.cc:52] failed call to cuInit: "
+    "INTERNAL: CUDA error: Failed call to cuInit: CUDA_ERROR_NO_DEVICE (100)",
+    "E0000 00:00:1796182884.323740    2998 meta_optimizer.cc:967] remapper failed: "
+    "INVALID_ARGUMENT: Mutation::Apply error: something else",
+    "W0000 00:00:1796182884.323740    2998 op_kernel.cc:1857] OP_REQUIRES failed at conv_ops.cc",
+    "keras-inpaint train: error: recipe 'x' is not found",
+    "Traceback (most recent call last):",
+]
+
+
+@pytest.mark.parametrize("line", NOISE)
+def test_known_lines_are_noise(line):
+    assert is_noise(line.encode() + b"\n")
+
+
+@pytest.mark.parametrize("line", NOT_NOISE)
+def test_other_lines_are_not(line):
+    assert not is_noise(line.encode() + b"\n")
+
+
+def test_forward_drops_the_noise_and_keeps_the_rest_in_order():
+    source_read, source_write = os.pipe()
+    sink_read, sink_write = os.pipe()
+    text = (NOISE[0] + "\nkept 1\n" + NOISE[2] + "\n50%\r100%\r\nkept 2\n" + NOISE[1]).encode()
+    for start in range(0, len(text), 7):  # lines cut anywhere between the writes
+        os.write(source_write, text[start : start + 7])
+    os.close(source_write)
+    forward(source_read, sink_write)
+    os.close(sink_write)
+    with os.fdopen(sink_read, "rb") as sink:
+        assert sink.read() == b"kept 1\n50%\r100%\r\nkept 2\n"
+    os.close(source_read)
+
+
+def _environment():
+    return {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+
+
+def cli(*args, cwd, check=True):
+    """Run `keras-inpaint ARGS` in a fresh process; its stderr must hold no TensorFlow noise."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "keras_inpaint.cli", *map(str, args)],
+        cwd=cwd,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check:
+        assert completed.returncode == 0, completed.stderr
+    noisy = [line for line in completed.stderr.splitlines() if FORBIDDEN.search(line)]
+    assert not noisy, f"keras-inpaint {args[0]} printed {noisy}"
+    return completed
+
+
+def tiny_recipe(folder, name, networks):
+    """`name` shrunk by `networks` ({role: config changes}), for a 2-step run."""
+    recipe = load_recipe(name)
+    recipe["name"] = f"tests/{name.replace('/', '_')}"
+    for role, changes in networks.items():
+        recipe[role]["config"].update(changes)
+    recipe["training"] = {"batch_size": 2, "epochs": 1, "steps_per_epoch": 2}
+    path = folder / f"{name.replace('/', '_')}.json"
+    path.write_text(json.dumps(recipe))
+    return path
+
+
+def write_png(path, pixels):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tf.io.encode_png(pixels).numpy())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished 2-step run of a tiny Context Encoder, with its export, made by `train`."""
+    folder = tmp_path_factory.mktemp("quiet")
+    recipe = tiny_recipe(
+        folder,
+        "context_encoder/builtin_64",
+        {
+            "generator": {
+                "encoder_filters": [4, 4, 4, 4],
+                "bottleneck": 8,
+                "decoder_filters": [4, 4, 4, 4],
+            },
+            "discriminator": {"filters": 4},
+        },
+    )
+    completed = cli("train", "--recipe", recipe, "--out", folder / "run", cwd=folder)
+    assert "hole PSNR" in completed.stdout
+    (export,) = (folder / "run" / "export").glob("*/1")
+    return folder, folder / "run", export
+
+
+@pytest.mark.slow
+def test_export_inpaint_and_evaluate_are_quiet(run):
+    folder, run_dir, export = run
+    cli("export", run_dir, "--base", folder / "exports", cwd=folder)
+    rng = np.random.default_rng(0)
+    mask = np.zeros((64, 64, 1), np.uint8)
+    mask[20:40, 16:44] = 255
+    for index in range(2):
+        write_png(
+            folder / "pairs" / "images" / f"{index}.png",
+            rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+        )
+        write_png(folder / "pairs" / "masks" / f"{index}.png", mask)
+    pair = [folder / "pairs" / kind / "0.png" for kind in ("images", "masks")]
+    args = ["--image", pair[0], "--mask", pair[1], "--out", folder / "out.png"]
+    cli("inpaint", "--model", export, *args, cwd=folder)
+    assert (folder / "out.png").is_file()
+    table = cli(
+        "evaluate",
+        "--pairs",
+        folder / "pairs",
+        "--model",
+        export,
+        "--baselines",
+        "mean",
+        cwd=folder,
+    )
+    assert "hole_psnr" in table.stdout
+
+
+@pytest.mark.slow
+def test_preset_and_zoo_are_quiet(run):
+    folder, run_dir, _ = run
+    cli("preset", run_dir, "--name", "tiny", "--out", folder / "presets", cwd=folder)
+    assert (folder / "presets" / "tiny" / "config.json").is_file()
+    assert "context_encoder/builtin_64" in cli("zoo", cwd=folder).stdout
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_is_quiet(run):
+    folder, _, export = run
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "keras_inpaint.cli", "serve"]
+        + ["--model-dir", str(export.parent), "--port", str(port)],
+        cwd=folder,
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1/models/{export.parent.name}"
+    deadline = time.monotonic() + 300
+    try:
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(1)
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    noisy = [line for line in stderr.splitlines() if FORBIDDEN.search(line)]
+    assert not noisy, f"keras-inpaint serve printed {noisy}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name, networks",
+    [
+        # PEPSI's train step is where TensorFlow logs its remapper failure.
+        ("pepsi/builtin_64_free_form", {"generator": {"filters": 4}}),
+        # GLCIC's, where oneDNN logs its DT_INT64 notice.
+        (
+            "glcic/builtin_64",
+            {
+                "generator": {"base_filters": 4},
+                "discriminator": {
+                    "global_filters": [4, 4, 4, 4],
+                    "local_filters": [4, 4, 4],
+                    "fc_units": 8,
+                },
+            },
+        ),
+    ],
+)
+def test_training_pepsi_and_glcic_is_quiet(tmp_path, name, networks):
+    recipe = tiny_recipe(tmp_path, name, networks)
+    cli("train", "--recipe", recipe, "--out", tmp_path / "run", "--no-export", cwd=tmp_path)
+
+
+@pytest.mark.slow
+def test_real_errors_still_show(run, tmp_path):
+    _, run_dir, _ = run
+    args = ["--image", tmp_path / "missing.png", "--mask", tmp_path / "missing.png"]
+    failed = cli(
+        "inpaint", "--model", run_dir, *args, "--out", tmp_path / "o.png", cwd=tmp_path, check=False
+    )
+    assert failed.returncode == 2
+    assert "keras-inpaint inpaint: error: " in failed.stderr and "missing.png" in failed.stderr
+    # A C++ error line that is not known noise comes through, after TensorFlow's start-up.
+    code = (
+        "import os; from keras_inpaint.tf_log_filter import hide_tensorflow_noise; "
+        "hide_tensorflow_noise(); import tensorflow as tf; tf.config.list_physical_devices(); "
+        f"os.write(2, {NOT_NOISE[0]!r}.encode() + b'\\n')"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], env=_environment(), capture_output=True, text=True
+    )
+    assert completed.stderr.splitlines() == [NOT_NOISE[0]]
+
+
+def _logged(stderr):
+    """The known lines of a stderr, without their time stamps and thread ids."""
+    return [
+        re.sub(r"^[IWE]\d{4} [\d:.]+ +\d+ ", "", line)
+        for line in stderr.splitlines()
+        if is_noise(line.encode() + b"\n")
+    ]
+
+
+@pytest.mark.slow
+def test_debug_shows_tensorflow_logs(tmp_path):
+    bare = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+    )
+    debug = subprocess.run(
+        [sys.executable, "-m", "keras_inpaint.cli", "--debug", "export", str(tmp_path / "none")]
+        + ["--base", str(tmp_path)],
+        env=_environment(),
+        capture_output=True,
+        text=True,
+    )
+    assert "does not exist" in debug.stderr
+    # What TensorFlow prints at import, in the same order.
+    logged = _logged(bare.stderr)
+    assert _logged(debug.stderr)[: len(logged)] == logged
