@@ -257,7 +257,9 @@ def test_zero_init_output_starts_the_residual_network_at_its_fill():
     out = keras.ops.convert_to_numpy(model([image, mask], training=False))
     np.testing.assert_allclose(out, filled, atol=1e-6)
     assert ContextEncoderGenerator.from_config(model.get_config()).zero_init_output
-    plain = ContextEncoderGenerator(residual=True, **{**TINY, "variant": "full", "fill": "push_pull"})
+    plain = ContextEncoderGenerator(
+        residual=True, **{**TINY, "variant": "full", "fill": "push_pull"}
+    )
     assert not np.allclose(keras.ops.convert_to_numpy(plain([image, mask])), filled)
 
 

@@ -197,7 +197,9 @@ def test_card_commands_name_the_photo_corpus_by_its_variable(tmp_path, monkeypat
     from keras_inpaint.presets.publish import shown_path
 
     (tmp_path / "corpus" / "images").mkdir(parents=True)
-    assert shown_path(tmp_path / "corpus" / "images") == shlex.quote(str(tmp_path / "corpus/images"))
+    assert shown_path(tmp_path / "corpus" / "images") == shlex.quote(
+        str(tmp_path / "corpus/images")
+    )
     monkeypatch.setenv("PHOTOS", str(tmp_path / "corpus"))
     assert shown_path(tmp_path / "corpus" / "images") == '"$PHOTOS/images"'
     assert shown_path(tmp_path / "corpus" / "val.txt") == '"$PHOTOS/val.txt"'
