@@ -63,6 +63,30 @@ def test_l2_objective_fit_step():
     assert "style_out_loss" not in history.history
 
 
+def test_log_mse_objective_is_the_mean_log_hole_mse_and_trains():
+    from keras_inpaint.losses import hole_log_l2
+
+    model = tiny_model("log_mse", generator={"output_activation": "linear", "residual": True})
+    (masked_image, mask), image = random_batch(4, 32)
+    prediction = model.generator([masked_image, mask])
+    composite = model.compose(prediction, masked_image, mask)
+    losses = model.generator_losses(image, prediction, composite, mask, training=False)
+    assert sorted(losses) == ["g_loss", "l2_loss", "rec_loss"]
+    per_image = [
+        np.log10(
+            np.sum(to_numpy(mask[b]) * (to_numpy(image[b]) - to_numpy(prediction[b])) ** 2)
+            / (3 * np.sum(to_numpy(mask[b])))
+            + 1e-4
+        )
+        for b in range(4)
+    ]
+    np.testing.assert_allclose(float(losses["g_loss"]), np.mean(per_image), rtol=1e-5)
+    assert float(losses["rec_loss"]) == float(hole_log_l2(image, prediction, mask))
+    history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
+    assert {"g_loss", "rec_loss"} <= set(history.history)
+    assert "style_out_loss" not in history.history
+
+
 def test_liu_objective_terms_and_weights():
     model = tiny_model("liu")
     (masked_image, mask), image = random_batch(2, 32)
@@ -204,6 +228,7 @@ def test_recipes_build():
         "builtin_32",
         "cifar10_32",
         "cifar10_32_network1",
+        "photos_128",
         "places2_512_stage1",
         "places2_512_stage2",
     ]

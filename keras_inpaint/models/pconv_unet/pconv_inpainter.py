@@ -9,11 +9,11 @@ import tensorflow as tf
 from keras import ops
 
 from keras_inpaint.losses.perceptual import VGG16Features, perceptual_loss, style_loss
-from keras_inpaint.losses.reconstruction import hole_l1, total_variation, valid_l1
+from keras_inpaint.losses.reconstruction import hole_l1, hole_log_l2, total_variation, valid_l1
 from keras_inpaint.models.inpainter import Inpainter
 from keras_inpaint.models.pconv_unet.initial_weights import load_generator_weights
 
-_OBJECTIVES = ("liu", "l2")
+_OBJECTIVES = ("liu", "l2", "log_mse")
 _LIU_TERMS = (
     "valid_loss",
     "hole_loss",
@@ -51,6 +51,11 @@ class PConvInpainter(Inpainter):
     images were in [0, 1]): `mean(((I_out - I_gt) / 2)^2)`. Both objectives
     log it as `l2_loss`, so `val_l2_loss` is the seed's test loss.
 
+    `objective="log_mse"` (not in the paper; the presets' loss, as GLCIC's
+    `reconstruction="log_mse"`): the mean over images of log10 of each
+    image's hole MSE (`keras_inpaint.losses.hole_log_l2`), which maximises
+    the mean per-image hole PSNR and needs no VGG16. Logged as `rec_loss`.
+
     VGG16 (`objective="liu"` only) is built by `compile`, which fails at once
     if the weights are missing (see `keras_inpaint.losses.perceptual`). It is
     not part of the model's weights: checkpoints and exports do not carry it,
@@ -68,7 +73,7 @@ class PConvInpainter(Inpainter):
     Args:
         generator: a `PConvUNet` (or any generator with inputs `[masked_image, mask]`).
         discriminator: must be None; accepted because recipes pass it.
-        objective: `"liu"` or `"l2"`.
+        objective: `"liu"`, `"l2"` or `"log_mse"`.
         valid_weight, hole_weight, perceptual_weight, style_weight, tv_weight:
             the weights of Liu et al.'s terms.
         vgg_weights: `"imagenet"` (the Keras cache, never downloaded), a path
@@ -88,7 +93,7 @@ class PConvInpainter(Inpainter):
         >>> model.compile(g_optimizer=keras.optimizers.Adam(1e-3))
     """
 
-    loss_names = ("g_loss", "l2_loss", *_LIU_TERMS)
+    loss_names = ("g_loss", "l2_loss", "rec_loss", *_LIU_TERMS)
 
     def __init__(
         self,
@@ -114,13 +119,15 @@ class PConvInpainter(Inpainter):
             raise ValueError(f"`objective` must be one of {_OBJECTIVES}; got {objective!r}.")
         kwargs.setdefault("name", "pconv_inpainter")
         super().__init__(generator, None, **kwargs)
-        # The L2 objective logs only its own terms (the base made a tracker per name).
-        if objective == "l2":
-            self.loss_trackers = {
-                name: tracker
-                for name, tracker in self.loss_trackers.items()
-                if name in ("g_loss", "l2_loss")
-            }
+        # Each objective logs only its own terms (the base made a tracker per name).
+        logged = {
+            "l2": ("g_loss", "l2_loss"),
+            "log_mse": ("g_loss", "l2_loss", "rec_loss"),
+            "liu": ("g_loss", "l2_loss", *_LIU_TERMS),
+        }[objective]
+        self.loss_trackers = {
+            name: tracker for name, tracker in self.loss_trackers.items() if name in logged
+        }
         self.objective = objective
         self.valid_weight = valid_weight
         self.hole_weight = hole_weight
@@ -174,6 +181,9 @@ class PConvInpainter(Inpainter):
         l2_loss = ops.mean(ops.square((prediction - image) * 0.5))
         if self.objective == "l2":
             return {"g_loss": l2_loss, "l2_loss": l2_loss}
+        if self.objective == "log_mse":
+            rec_loss = hole_log_l2(image, prediction, mask)
+            return {"g_loss": rec_loss, "l2_loss": l2_loss, "rec_loss": rec_loss}
         batch = ops.shape(image)[0]
         features = self.vgg_features()(ops.concatenate([image, prediction, composite], axis=0))
         true = [ops.stop_gradient(f[:batch]) for f in features]
