@@ -385,14 +385,13 @@ def publish_preset(
 def model_card(metadata):
     """The preset's README.md (model card) from its metadata."""
     data = metadata.get("training_data", {})
-    total_steps = metadata["steps"] + metadata.get("init_steps", 0)
-    total_hours = (metadata["wall_time_s"] + metadata.get("init_wall_time_s", 0.0)) / 3600
+    hours = metadata["wall_time_s"] / 3600
     started = ""
     if metadata.get("init_preset"):
         init = metadata["init_preset"]
         started = (
-            f" (the last {metadata['steps']:,} steps fine-tune `{init['name']}`, itself "
-            f"{init['steps']:,} steps of `{init['recipe']}`)"
+            f", fine-tuning `{init['name']}`: {init['steps']:,} steps of `{init['recipe']}` "
+            f"before them ({init['wall_time_s'] / 3600:.2f} h)"
         )
     lines = [
         f"# Preset `{metadata['name']}`",
@@ -405,8 +404,8 @@ def model_card(metadata):
         f"| generator | `{metadata['generator_class']}`, "
         f"{metadata['trainable_params']:,} trainable parameters |",
         f"| recipe | `{metadata['recipe']['name']}` |",
-        f"| training | {total_steps:,} steps of batch {metadata['batch_size']}, "
-        f"{total_hours:.2f} h on {metadata['machine']}{started} |",
+        f"| training | {metadata['steps']:,} steps of batch {metadata['batch_size']}, "
+        f"{hours:.2f} h on {metadata['machine']}{started} |",
         f"| training data | {data.get('name', 'see metadata.json')} |",
         f"| licences | {data.get('licences', 'see metadata.json')} |",
         f"| default preset | {'yes' if metadata['default'] else 'no'} |",

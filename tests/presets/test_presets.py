@@ -131,7 +131,8 @@ def test_train_init_preset_starts_from_the_preset_and_moves_the_weights(tmp_path
     assert record["name"] == "tiny" and record["recipe"] == "tests/tiny_preset"
     assert main(["preset", str(tmp_path / "run"), "--name", "tuned", "--out", str(tmp_path)]) == 0
     card = (tmp_path / "tuned" / "README.md").read_text()
-    assert "the last 3 steps fine-tune `tiny`" in card
+    assert "| training | 3 steps of batch " in card
+    assert ", fine-tuning `tiny`: " in card and " steps of `tests/tiny_preset` before them" in card
     # The preset's weights were the start: the output conv moved from them, not from zero.
     kernel = tuned.get_layer("decoder_output_conv").kernel.numpy()
     start_kernel = start.get_layer("decoder_output_conv").kernel.numpy()
