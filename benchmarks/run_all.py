@@ -39,6 +39,7 @@ SCRIPTS = (
     "preset_latency",
     "input_pipeline",
     "models",
+    "determinism_cost",
     "serving_load",
 )
 # Written next to the scripts' JSON objects by --json-dir, read back by --from-json.
@@ -53,6 +54,7 @@ EXPORT_TARGET = 1.1
 PRESET_TARGET_MS = 2000.0
 HELP_TARGET_S = 1.0
 ZOO_TARGET_S = 2.0
+DETERMINISM_TARGET = 0.15
 
 
 def run_script(name, setting, timeout):
@@ -213,6 +215,11 @@ def targets(results, costs):
             f"`keras-inpaint zoo` < {ZOO_TARGET_S:g} s in a fresh process",
             _startup_target(results.get("cli_startup"), "zoo_s", ZOO_TARGET_S),
         ),
+        (
+            f"`keras-inpaint train --deterministic` costs <= {DETERMINISM_TARGET:.0%} of the "
+            "default recipe's training step (else it stays opt-in)",
+            _determinism_target(results.get("determinism_cost")),
+        ),
     ]
     return [(target, *(outcome or ("not measured", None))) for target, outcome in checks]
 
@@ -285,6 +292,20 @@ def _startup_target(startup, key, target):
     if not (_ok(startup) and startup.get(key) is not None):
         return None
     return f"{startup[key]:.2f} s (median of {startup['runs']})", startup[key] < target
+
+
+def _determinism_target(determinism):
+    if not _ok(determinism):
+        return None
+    default = [
+        entry
+        for entry in determinism.get("results", [])
+        if entry.get("recipe") == "context_encoder/builtin_64" and "cost" in entry
+    ]
+    if not default:
+        return None
+    cost = default[0]["cost"]
+    return f"{cost:+.1%} (context_encoder/builtin_64)", cost <= DETERMINISM_TARGET
 
 
 def _verdict(value):
@@ -440,6 +461,33 @@ def cli_table(startup):
     return f"Fresh processes, {runs} runs each; entry point `{entry}`.\n\n{table}"
 
 
+def determinism_table(determinism):
+    rows = [
+        [
+            f"`{entry['recipe']}`",
+            entry["source"],
+            entry.get("batch"),
+            entry.get("step_s_without"),
+            entry.get("step_s_with"),
+            "-" if entry.get("cost") is None else f"{entry['cost']:+.1%}",
+            entry.get("pipeline_s_without"),
+            entry.get("pipeline_s_with"),
+            entry.get("error")
+            or f"{entry['distinct_weights_without']} / {entry['distinct_weights_with']}",
+        ]
+        for entry in determinism.get("results", [])
+    ]
+    header = ["recipe", "data", "batch", "step s without", "step s with", "cost"]
+    header += ["pipeline s/batch without", "pipeline s/batch with", "distinct weights"]
+    steps, rounds = determinism.get("steps"), determinism.get("rounds")
+    return (
+        f"Median of {steps} steps a process; {rounds} round(s) of fresh processes without and "
+        "with `enable_determinism()` (op determinism, one inter-op thread), alternating; "
+        "distinct weights: different results among each setting's processes (without / "
+        f"with).\n\n{_table(header, rows)}"
+    )
+
+
 def serving_table(serving):
     keys = ("clients", "seconds", "requests", "requests_per_s", "p50_ms", "p99_ms", "errors")
     return _table(list(keys), [[serving.get(key) for key in keys]])
@@ -453,6 +501,7 @@ TABLES = {
     "cam_cost": ("PEPSI's contextual attention (cam_cost.py)", cam_table),
     "export_latency": ("Export (export_latency.py)", export_table),
     "preset_latency": ("Inpainting with the default preset (preset_latency.py)", preset_table),
+    "determinism_cost": ("Op determinism (determinism_cost.py)", determinism_table),
     "serving_load": ("Serving under load (serving_load.py)", serving_table),
 }
 

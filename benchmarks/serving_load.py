@@ -18,7 +18,7 @@ images), untrained: its weights do not change the work a request costs.
     python benchmarks/serving_load.py            # 8 clients, 30 s, 128x128 images
     python benchmarks/serving_load.py --quick    # 8 clients, 15 s
     python benchmarks/serving_load.py --tiny     # 2 clients, 3 s, tiny model, 32x32
-    python benchmarks/serving_load.py --model-dir exports/builtin_64 --image-size 256
+    python benchmarks/serving_load.py --model-dir exports/quickstart --image-size 256
 """
 
 import argparse
@@ -73,7 +73,7 @@ def export_model(setting, base):
     else:
         from keras_inpaint.training.recipes import build_inpainter, load_recipe
 
-        model, name = build_inpainter(load_recipe(DEFAULT_RECIPE), compile=False), "builtin_64"
+        model, name = build_inpainter(load_recipe(DEFAULT_RECIPE), compile=False), "quickstart"
         description = f"{DEFAULT_RECIPE} generator, untrained (weights do not change the cost)"
     export_saved_model(model, base, name=name)
     return Path(base) / name, description

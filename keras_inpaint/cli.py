@@ -6,10 +6,10 @@ Each sub-command is a thin layer over one library call, so `train.py` and
 Example:
     $ keras-inpaint train --out runs/quickstart
     $ keras-inpaint export runs/quickstart --base exports
-    $ keras-inpaint inpaint --model exports/builtin_64/1 --image in.png --mask hole.png \
+    $ keras-inpaint inpaint --model exports/quickstart/1 --image in.png --mask hole.png \
         --out out.png
-    $ keras-inpaint evaluate --data builtin_64_boxes --model exports/builtin_64/1 --sheet s.png
-    $ keras-inpaint serve --model-dir exports/builtin_64
+    $ keras-inpaint evaluate --data builtin_64_boxes --model exports/quickstart/1 --sheet s.png
+    $ keras-inpaint serve --model-dir exports/quickstart
     $ keras-inpaint zoo --json
 
 Errors in the input (a missing file, a corrupt image, an unknown recipe...)
@@ -56,6 +56,7 @@ def _train(args):
         files=args.files,
         heldout_files=args.heldout_files,
         init_preset=args.init_preset,
+        deterministic=args.deterministic,
     )
     model, baseline = summary["evaluation"]["model"], summary["evaluation"]["mean_fill"]
     print(f"run directory: {summary['out_dir']}")
@@ -73,18 +74,15 @@ def _train(args):
 
 
 def _export(args):
-    from keras_inpaint.export import export_saved_model
+    from keras_inpaint.export import check_model_name, export_name, export_saved_model
     from keras_inpaint.inference import load_model
 
-    if args.name is not None and (not args.name or Path(args.name).name != args.name):
-        raise ValueError(
-            f"--name {args.name!r} must be one folder name (no '/'): TF Serving serves "
-            "<base>/<name>/<version>."
-        )
+    name = check_model_name(args.name) if args.name is not None else export_name(args.source)
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
     model = load_model(args.source)
+    print(f"exporting {args.source} as {name} under {args.base} ...", file=sys.stderr)
     path = export_saved_model(
-        model, args.base, name=args.name, version=args.version, max_side=args.max_side
+        model, args.base, name=name, version=args.version, max_side=args.max_side
     )
     print(path)
 
@@ -255,12 +253,40 @@ def build_parser():
     train.add_argument(
         "--out",
         help="run directory (default runs/<recipe name>); "
-        "running again with the same --out resumes",
+        "running again with the same --out resumes (a finished run is not trained again)",
     )
-    train.add_argument("--epochs", type=positive_int)
-    train.add_argument("--steps-per-epoch", type=positive_int)
-    train.add_argument("--batch-size", type=positive_int)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="epochs in all, counting those a resumed run has done (default: the recipe's "
+        "training.epochs, 8 for context_encoder/builtin_64); more than a finished run's "
+        "trains it further",
+    )
+    train.add_argument(
+        "--steps-per-epoch",
+        type=positive_int,
+        help="training steps (batches) per epoch (default: the recipe's "
+        "training.steps_per_epoch, 100 for context_encoder/builtin_64)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="images per training step (default: the recipe's training.batch_size, 32 for "
+        "context_encoder/builtin_64)",
+    )
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the weights, the crops and the holes (default %(default)s)",
+    )
+    train.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="op determinism and one inter-op thread: the same --seed then gives the same "
+        "numbers on the same machine and TensorFlow build, for every recipe (steps about 20%% "
+        "slower on 2 cores)",
+    )
     train.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     train.add_argument(
         "--backup-every-steps",
@@ -279,7 +305,11 @@ def build_parser():
         "source", help="training run directory, .keras file, or a preset's name or folder"
     )
     export.add_argument("--base", required=True, help="TF Serving model base folder")
-    export.add_argument("--name", help="model name (default: the model's name)")
+    export.add_argument(
+        "--name",
+        help="model name (default: the run directory's name, the .keras file's stem or the "
+        "preset's name)",
+    )
     export.add_argument(
         "--version", type=positive_int, help="version, 1 or more (default: next free)"
     )

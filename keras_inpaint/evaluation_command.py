@@ -9,7 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from keras_inpaint.baselines import BASELINES
@@ -23,6 +22,7 @@ from keras_inpaint.evaluation import (
     load_pairs,
     write_report,
 )
+from keras_inpaint.progress import Progress
 
 
 def _mask_spec(text):
@@ -74,15 +74,21 @@ def _methods(args):
     names = [
         name for entry in args.preset for name in (presets.list() if entry == "all" else [entry])
     ]
-    for name in names:
-        methods[presets.preset_dir(name).name] = Predictor(presets.preset_dir(name))
-    for path in args.model:
-        name = Path(path).name if not Path(path).name.isdigit() else Path(path).parent.name
-        methods[name] = Predictor(path)
-        if args.poisson_blend:
-            methods[f"{name}+poisson"] = lambda image, mask, model=methods[name]: poisson_blend(
-                image, model(image, mask), mask
-            )
+    # (name, folder or file, also Poisson-blended) of each model to load.
+    models = [(presets.preset_dir(name).name, presets.preset_dir(name), False) for name in names]
+    models += [
+        (Path(path).parent.name if Path(path).name.isdigit() else Path(path).name, path, True)
+        for path in args.model
+    ]
+    if models:
+        with Progress("loading model", len(models), interval=0) as loading:
+            for done, (name, path, blend) in enumerate(models, start=1):
+                loading.update(done, name)
+                methods[name] = Predictor(path)
+                if blend and args.poisson_blend:
+                    methods[f"{name}+poisson"] = lambda image, mask, model=methods[name]: (
+                        poisson_blend(image, model(image, mask), mask)
+                    )
     for baseline in filter(None, (b.strip() for b in args.baselines.split(","))):
         if baseline not in BASELINES:
             raise ValueError(f"unknown baseline {baseline!r}; choose from {sorted(BASELINES)}")
@@ -96,8 +102,9 @@ def run_evaluation(args):
     """Evaluate, print the summary (and buckets), write the requested files."""
     pairs = _pairs(args)
     methods = _methods(args)
-    bar = keras.utils.Progbar(len(pairs), unit_name="image")
-    report = evaluate_pairs(pairs, methods, progress=lambda done, total: bar.update(done))
+    label = f"evaluating {len(methods)} method{'s' * (len(methods) > 1)}:"
+    with Progress(label, len(pairs), "images") as progress:
+        report = evaluate_pairs(pairs, methods, progress=lambda done, _: progress.update(done))
     if not report["summary"]:
         raise ValueError(
             f"none of the {len(pairs)} masks has a hole (every mask is black), so there is "

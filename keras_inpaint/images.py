@@ -137,16 +137,18 @@ def check_image_and_mask(image, mask, where="input"):
         )
     if image_shape[1:3] != mask_shape[1:3]:
         raise ValueError(
-            f"{where}: the mask is {mask_shape[1]}x{mask_shape[2]} but the image is "
-            f"{image_shape[1]}x{image_shape[2]}; resize the mask to the image size "
-            "(nearest neighbour) or crop both alike."
+            f"{where}: the mask is {mask_shape[2]}x{mask_shape[1]} but the image is "
+            f"{image_shape[2]}x{image_shape[1]} (width x height); resize the mask to the "
+            "image size (nearest neighbour) or crop both alike."
         )
     if image_shape[0] != mask_shape[0]:
         raise ValueError(
             f"{where}: {image_shape[0]} images but {mask_shape[0]} masks; give one mask per image."
         )
     if 0 in image_shape[1:3]:
-        raise ValueError(f"{where}: the image is empty ({image_shape[1]}x{image_shape[2]}).")
+        raise ValueError(
+            f"{where}: the image is empty ({image_shape[2]}x{image_shape[1]}, width x height)."
+        )
     for what, array in (("image", image), ("mask", mask)):
         values = _values(array)
         if values is not None:

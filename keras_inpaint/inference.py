@@ -7,7 +7,7 @@ message names the problem and the fix; docs/RELIABILITY.md lists the cases.
 
 Example:
     >>> from keras_inpaint.inference import inpaint_files
-    >>> inpaint_files("runs/quickstart/export/builtin_64/1",
+    >>> inpaint_files("runs/quickstart/export/quickstart/1",
     ...               "photo.png", "hole.png", "filled.png")   # doctest: +SKIP
 """
 
@@ -158,7 +158,7 @@ class Predictor:
 
     Example:
     ```python
-    predictor = Predictor("runs/quickstart/export/builtin_64/1")
+    predictor = Predictor("runs/quickstart/export/quickstart/1")
     filled = predictor(image[None], mask[None])  # uint8 (1, H, W, 3)
     ```
     """
@@ -188,9 +188,10 @@ class Predictor:
         mask = images.as_hole_masks(mask, where="inpaint")
         if None not in self.image_size and tuple(np.shape(image)[1:3]) != self.image_size:
             raise ValueError(
-                f"this model takes {self.image_size[0]}x{self.image_size[1]} images but got "
-                f"{np.shape(image)[1]}x{np.shape(image)[2]}: its generator predicts a fixed "
-                "region, so crop a window of that size around the hole (image and mask alike)."
+                f"this model takes {self.image_size[1]}x{self.image_size[0]} images but got "
+                f"{np.shape(image)[2]}x{np.shape(image)[1]} (width x height): its generator "
+                "predicts a fixed region, so crop a window of that size around the hole (image "
+                "and mask alike)."
             )
         try:
             result = self._fn(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))

@@ -11,6 +11,7 @@ Example:
 """
 
 import difflib
+import json
 import os
 import sysconfig
 from pathlib import Path
@@ -54,6 +55,14 @@ def resource_dir(kind):
 def named_files(kind):
     """The `models` recipes or `data_pipelines` specs that exist, as sorted paths."""
     return sorted(resource_dir(kind).glob(PATTERNS[kind]))
+
+
+def read_json(path, what):
+    """The JSON document in `path`, or ValueError naming `what` (e.g. "recipe") and the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what} {path} is not valid JSON: {error}") from None
 
 
 def resolve_json(kind, name_or_path):

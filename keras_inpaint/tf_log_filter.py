@@ -68,6 +68,8 @@ NOISE = re.compile(
 _LINE_ENDS = re.compile(rb"(?<=[\r\n])")
 # The running filter process, once started.
 _FILTERS = []
+# Whether the real stderr, which the filter writes to, is a terminal (set when it starts).
+_TERMINAL = []
 
 
 def is_noise(line):
@@ -106,7 +108,13 @@ def hide_tensorflow_noise():
     os.dup2(write_end, 2)
     os.close(write_end)
     _FILTERS.append(process)
+    _TERMINAL.append(os.isatty(stderr))
     atexit.register(_stop_filter, process, stderr)
+
+
+def stderr_is_terminal():
+    """True when stderr reaches a terminal, through the filter when it runs (a pipe is none)."""
+    return _TERMINAL[0] if _TERMINAL else os.isatty(2)
 
 
 def _stop_filter(process, stderr):

@@ -21,17 +21,11 @@ import hashlib
 import json
 import math
 import sys
-from pathlib import Path
 
-from keras_inpaint.resources import named_files, resource_dir
+from keras_inpaint.resources import named_files, read_json, resource_dir
 
 COUNTS_FILE = "param_counts.json"
 WRITE_COUNTS_COMMAND = "python -m keras_inpaint.zoo --write-counts"
-# Shipped presets and the files that make a folder one, as `keras_inpaint.presets` has
-# them; repeated here so that listing the presets needs no TensorFlow either.
-PRESETS_DIR = Path(__file__).resolve().parent / "presets"
-PRESET_FILES = ("config.json", "model.weights.h5")
-PRESET_METADATA_FILE = "metadata.json"
 
 
 def trainable_params(model):
@@ -72,14 +66,6 @@ def recipe_name(path):
     return str(path.relative_to(resource_dir("models")).with_suffix(""))
 
 
-def read_recipe(path):
-    """A recipe file's dict, or ValueError naming the file."""
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"recipe {path} is not valid JSON: {error}") from None
-
-
 def counts_path():
     return resource_dir("models") / COUNTS_FILE
 
@@ -95,7 +81,7 @@ def zoo_entries():
     stored = stored_counts()
     entries = []
     for path in named_files("models"):
-        name, recipe = recipe_name(path), read_recipe(path)
+        name, recipe = recipe_name(path), read_json(path, "recipe")
         counted = stored.get(name, {})
         if counted.get("networks_sha256") == networks_fingerprint(recipe):
             networks = counted["networks"]
@@ -151,27 +137,13 @@ def zoo_json(entries):
     return json.dumps(entries, indent=2)
 
 
-def presets_dir():
-    """The shipped presets' folder: `keras_inpaint.presets`' own when that module is loaded
-    (a program may have pointed its `SHIPPED_DIR` elsewhere), else `PRESETS_DIR`."""
-    module = sys.modules.get("keras_inpaint.presets.preset")
-    return PRESETS_DIR if module is None else module.SHIPPED_DIR
-
-
-def shipped_presets():
-    """`{name: metadata}` of the shipped presets, sorted by name."""
-    presets = {}
-    for folder in sorted(presets_dir().iterdir()):
-        if all((folder / name).is_file() for name in PRESET_FILES):
-            metadata = folder / PRESET_METADATA_FILE
-            presets[folder.name] = json.loads(metadata.read_text()) if metadata.is_file() else {}
-    return presets
-
-
 def preset_entries():
     """One dict per shipped preset: name, family, params, validation PSNR/SSIM and baselines'."""
     entries = []
-    for name, metadata in shipped_presets().items():
+    from keras_inpaint import presets
+
+    for name in presets.list():
+        metadata = presets.metadata(name)
         summary = metadata.get("validation", {}).get("summary", {})
         entries.append(
             {

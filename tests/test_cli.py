@@ -226,3 +226,20 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
     assert blocks[0] == "python -m pip install -e . && keras-inpaint train --out runs/quickstart"
     assert blocks[1] == 'python -m pip install -e ".[test]" && python -m pytest'
     assert blocks[1] in (root / ".ci" / "run").read_text().splitlines()
+
+
+def test_every_train_option_has_help_naming_the_recipes_defaults():
+    import argparse
+
+    from keras_inpaint import cli
+    from keras_inpaint.training.recipes import DEFAULT_RECIPE, load_recipe
+
+    verbs = next(
+        a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    actions = {action.dest: action for action in verbs.choices["train"]._actions}
+    assert [dest for dest, action in actions.items() if not action.help] == []
+    training = load_recipe(DEFAULT_RECIPE)["training"]
+    for key in ("epochs", "steps_per_epoch", "batch_size"):
+        assert f"training.{key}, {training[key]} for {DEFAULT_RECIPE}" in actions[key].help
+    assert "(default %(default)s)" in actions["seed"].help and actions["seed"].default == 0

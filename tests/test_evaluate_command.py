@@ -1,6 +1,8 @@
 """`keras-inpaint evaluate` end to end on a pairs folder, with its errors."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -47,3 +49,35 @@ def test_evaluate_errors_are_clear(tmp_path, capsys):
     assert "nothing to evaluate" in capsys.readouterr().err
     assert main(["evaluate", "--tfds", "cifar10", "--masks", "{oops"]) == 2
     assert "neither a JSON object nor a .json file" in capsys.readouterr().err
+
+
+def test_evaluate_keeps_stdout_for_the_table_and_shows_progress_on_stderr(tmp_path):
+    """stdout (a pipe here) holds the table only; stderr the models loaded and a summary,
+    with nothing redrawn (no `\\r`) off a terminal."""
+    import keras
+
+    from keras_inpaint.models.context_encoder import (
+        ContextEncoderGenerator,
+        ContextEncoderInpainter,
+    )
+
+    generator = ContextEncoderGenerator(
+        image_size=32, variant="full", encoder_filters=[4, 4, 4], bottleneck=8,
+        decoder_filters=[4, 4, 4], residual=True, fill="known_mean",
+    )  # fmt: skip
+    model = ContextEncoderInpainter(generator, name="tiny")
+    model.compile(keras.optimizers.Adam())
+    model.save(tmp_path / "tiny.keras")
+    pairs = make_pairs(tmp_path / "pairs")
+    command = [sys.executable, "-m", "keras_inpaint.cli", "evaluate", "--pairs", str(pairs)]
+    command += ["--model", str(tmp_path / "tiny.keras"), "--baselines", "mean"]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    table = completed.stdout.splitlines()
+    assert table[0].startswith("method ")
+    assert [line.split()[0] for line in table[1:]] == ["tiny.keras", "mean"]
+    assert "\r" not in completed.stderr
+    lines = completed.stderr.splitlines()
+    assert "loading model 1/1: tiny.keras" in lines
+    assert any(line.startswith("evaluating 2 methods: 3/3 images in ") for line in lines)
+    assert all(len(line) <= 100 for line in lines), lines

@@ -44,7 +44,7 @@ def test_binarize_mask_collapses_channels():
         ((1, 8, 8, 4), (1, 8, 8, 1), "4 channels; expected 3"),
         ((1, 8, 8, 1), (1, 8, 8, 1), "1 channels; expected 3"),
         ((1, 8, 8, 3), (1, 8, 8, 3), "Use images.binarize_mask"),
-        ((1, 8, 8, 3), (1, 8, 6, 1), "the mask is 8x6 but the image is 8x8"),
+        ((1, 8, 8, 3), (1, 8, 6, 1), r"the mask is 6x8 but the image is 8x8 \(width x height\)"),
         ((2, 8, 8, 3), (1, 8, 8, 1), "2 images but 1 masks"),
     ],
 )

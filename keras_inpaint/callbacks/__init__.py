@@ -12,6 +12,7 @@ from keras_inpaint.callbacks.metrics_csv import MetricsCSV
 from keras_inpaint.callbacks.sample_grid import SampleGrid, sample_grid, write_png
 from keras_inpaint.callbacks.skipped_images_log import SkippedImagesLog
 from keras_inpaint.callbacks.training_backup import TrainingBackup
+from keras_inpaint.callbacks.training_progress import TrainingProgress
 
 __all__ = [
     "AtomicCheckpoint",
@@ -21,6 +22,7 @@ __all__ = [
     "SampleGrid",
     "SkippedImagesLog",
     "TrainingBackup",
+    "TrainingProgress",
     "non_finite_losses",
     "safe_to_save",
     "sample_grid",

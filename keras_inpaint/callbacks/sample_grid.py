@@ -12,11 +12,16 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image, ImageDraw, ImageFont
 
 from keras_inpaint import images
 
 # Holes are painted in this colour in the "masked" column so they stand out.
 HOLE_COLOUR = (255, 0, 255)
+# The grid's columns, named in a band above them.
+COLUMNS = ("masked", "output", "ground truth")
+# Height in pixels of the band of column names.
+LABEL_HEIGHT = 16
 
 
 def sample_grid(masked_image, mask, output, image, min_tile=128):
@@ -35,6 +40,20 @@ def sample_grid(masked_image, mask, output, image, min_tile=128):
     return grid.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
+def label_columns(grid, labels=COLUMNS):
+    """`grid` under a white band naming its equal-width columns, in PIL's default font."""
+    width = grid.shape[1] // len(labels)
+    band = Image.new("RGB", (grid.shape[1], LABEL_HEIGHT), "white")
+    draw = ImageDraw.Draw(band)
+    font = ImageFont.load_default()
+    for index, label in enumerate(labels):
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+        x = index * width + (width - (right - left)) // 2 - left
+        y = (LABEL_HEIGHT - (bottom - top)) // 2 - top
+        draw.text((x, y), label, fill="black", font=font)
+    return np.concatenate([np.asarray(band), grid], axis=0)
+
+
 def write_png(path, pixels):
     """Write a uint8 `(H, W, 3)` array as PNG, atomically (temporary file + rename)."""
     path = Path(path)
@@ -47,10 +66,12 @@ def write_png(path, pixels):
 class SampleGrid(keras.callbacks.Callback):
     """Write a masked | output | ground-truth PNG per epoch (and to TensorBoard).
 
+    The columns are named in a band above the grid.
+
     Args:
         batch: one `((masked_image, mask), image)` batch, kept fixed so the
             epochs are comparable (use held-out data).
-        out_dir: folder for `epoch_NNN.png`.
+        out_dir: folder for `epoch_NNN.png` (NNN counts epochs from 1).
         log_dir: optional TensorBoard folder; the grid goes under `samples`.
         max_images: rows in the grid.
     """
@@ -70,7 +91,7 @@ class SampleGrid(keras.callbacks.Callback):
         output = self.model((self.masked_image, self.mask), training=False)
         if not bool(tf.reduce_all(tf.math.is_finite(output))):
             return  # a diverged model: a grid of garbage would hide the failure
-        grid = sample_grid(self.masked_image, self.mask, output, self.image)
+        grid = label_columns(sample_grid(self.masked_image, self.mask, output, self.image))
         write_png(self.out_dir / f"epoch_{epoch + 1:03d}.png", grid)
         if self.writer is not None:
             with self.writer.as_default():

@@ -41,8 +41,6 @@ Example:
     (4, 32, 32, 1)
 """
 
-import json
-
 import tensorflow as tf
 
 from keras_inpaint.data import masks
@@ -57,7 +55,7 @@ from keras_inpaint.data.augment import (
 from keras_inpaint.data.builtin import heldout_crops
 from keras_inpaint.data.sources import SPLITS, check_source_spec, image_source
 from keras_inpaint.images import uint8_to_model
-from keras_inpaint.resources import resolve_json
+from keras_inpaint.resources import read_json, resolve_json
 
 SPEC_KEYS = ("name", "description", "source", "image_size", "resize", "masks", "augment")
 REQUIRED_SPEC_KEYS = ("source", "masks")
@@ -87,10 +85,7 @@ def load_data_spec(name_or_path):
         {'type': 'builtin'}
     """
     path = resolve_json("data_pipelines", name_or_path)
-    try:
-        spec = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"data spec {str(path)!r} is not valid JSON: {error}") from error
+    spec = read_json(path, "data spec")
     try:
         validate_data_spec(spec)
     except ValueError as error:

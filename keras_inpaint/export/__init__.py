@@ -1,6 +1,8 @@
 """SavedModel export for TF Serving: signatures, size rules, versions, warmup requests."""
 
 from keras_inpaint.export.saved_model import (
+    check_model_name,
+    export_name,
     export_saved_model,
     load_inpainter,
     next_version,
@@ -23,6 +25,8 @@ __all__ = [
     "WARMUP_FILE",
     "SizeRule",
     "bytes_serving_function",
+    "check_model_name",
+    "export_name",
     "export_saved_model",
     "load_inpainter",
     "next_version",

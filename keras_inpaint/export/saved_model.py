@@ -18,7 +18,12 @@ Example:
     >>> from keras_inpaint.export import export_saved_model
     >>> path = export_saved_model("runs/quickstart", "exports")  # doctest: +SKIP
     >>> path.parts[-2:]                                           # doctest: +SKIP
-    ('builtin_64', '1')
+    ('quickstart', '1')
+
+Naming rule (`export_name`): an export is named after what it was made from,
+the run directory (`runs/quickstart` -> `quickstart`, also for the automatic
+export at the end of `keras-inpaint train`), the `.keras` file's stem or the
+preset's name, unless a name is given.
 """
 
 import errno
@@ -68,6 +73,36 @@ def load_inpainter(source):
     if not isinstance(model, Inpainter):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_inpaint Inpainter.")
     return model
+
+
+def export_name(source):
+    """The model name an export of `source` gets when none is given.
+
+    A run directory or preset folder gives its folder name, a `.keras` file its
+    stem, a shipped preset its name and an `Inpainter` object its Keras name.
+    The name must be one folder name of letters, digits, `_`, `-` and `.`: TF
+    Serving serves `<base>/<name>/<version>`.
+
+    Example:
+        >>> export_name("runs/quickstart")
+        'quickstart'
+        >>> export_name("checkpoints/ce_128.keras")
+        'ce_128'
+    """
+    if isinstance(source, Inpainter):
+        return check_model_name(source.name)
+    path = Path(source).absolute()
+    return check_model_name(path.stem if path.suffix == ".keras" else path.name)
+
+
+def check_model_name(name):
+    """`name` if it is a valid model folder name, else ValueError naming the fix."""
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name or "") or name in {".", ".."}:
+        raise ValueError(
+            f"model name {name!r} is not one folder name of letters, digits, '_', '-' and '.': "
+            "TF Serving serves <base>/<name>/<version>; pass --name NAME."
+        )
+    return name
 
 
 def numbered_versions(model_dir):
@@ -151,15 +186,15 @@ def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAU
     Args:
         source: an `Inpainter`, a `.keras` file or a training run directory.
         base_dir: the TF Serving model base folder.
-        name: model name (folder); defaults to the model's name.
+        name: model name (folder); defaults to `export_name(source)`.
         version: integer version; defaults to the next free one. An existing
             version raises FileExistsError.
         max_side: the largest image side, in pixels, the export accepts; larger
             requests fail with an error naming this option. It bounds the
             memory one request can take.
     """
+    name = check_model_name(name) if name is not None else export_name(source)
     model = load_inpainter(source)
-    name = name or model.name
     model_dir = Path(base_dir) / name
     version = next_version(model_dir) if version is None else int(version)
     target = model_dir / str(version)

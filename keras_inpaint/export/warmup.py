@@ -7,7 +7,7 @@ protos, one request per signature at a size the export accepts.
 
 Example:
     >>> from keras_inpaint.export.warmup import read_warmup_requests
-    >>> logs = read_warmup_requests("exports/builtin_64/1")   # doctest: +SKIP
+    >>> logs = read_warmup_requests("exports/quickstart/1")   # doctest: +SKIP
     >>> [log.predict_log.request.model_spec.signature_name for log in logs]  # doctest: +SKIP
     ['serving_default', 'inpaint_bytes']
 """

@@ -26,8 +26,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import keras
-
+# Keras is imported where a network is built or saved, so that listing presets
+# and reading their metadata (`keras-inpaint zoo`) needs no TensorFlow.
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
@@ -103,6 +103,8 @@ def load(name_or_path, cls=None):
     Returns:
         the generator (a functional `keras.Model`, inputs `[masked_image, mask]`).
     """
+    import keras
+
     import keras_inpaint.models  # noqa: F401  (registers the zoo classes)
 
     folder = preset_dir(name_or_path)
@@ -137,6 +139,8 @@ def save(generator, path, metadata=None, card=None, extra_files=None):
     Returns:
         the folder's `Path`.
     """
+    import keras
+
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} exists; presets are never overwritten: pick a new path.")

@@ -128,7 +128,9 @@ def training_curve(rows, path, steps_per_epoch, reference=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps = [(int(row["epoch"]) + 1) * steps_per_epoch for row in rows]
+    # One row per epoch, in order: row order, not the `epoch` column, which runs
+    # written before it counted from 1 count from 0.
+    steps = [(index + 1) * steps_per_epoch for index in range(len(rows))]
     figure, axis = plt.subplots(figsize=(6, 3.4))
     for key, metric in (("val_psnr", "PSNR"), ("val_hole_psnr", "hole PSNR")):
         if rows and key in rows[0]:
@@ -180,6 +182,13 @@ def validation_table(report, names):
     return "\n".join(lines)
 
 
+def _signed(value, decimals):
+    """`value` with its sign, to `decimals` places, more (up to 6) where those show 0."""
+    while value != 0 and round(value, decimals) == 0 and decimals < 6:
+        decimals += 1
+    return f"{value:+.{decimals}f}"
+
+
 def target_lines(metadata):
     """The card's verdict against the presets' targets, in Markdown bullet lines.
 
@@ -196,7 +205,7 @@ def target_lines(metadata):
         met = dpsnr > 0 and dssim > 0
         return (
             f"- {label}: {'met' if met else '**not met**'} "
-            f"(PSNR {dpsnr:+.2f} dB, SSIM {dssim:+.4f})"
+            f"(PSNR {_signed(dpsnr, 2)} dB, SSIM {_signed(dssim, 4)})"
         )
 
     lines = [
@@ -235,7 +244,7 @@ def presets_table(names):
         metadata = preset_metadata(name)
         summary = metadata["validation"]["summary"]
         scores = [
-            f"{summary[method]['psnr']:.2f} / {summary[method]['ssim']:.3f}"
+            f"{summary[method]['psnr']:.2f} / {summary[method]['ssim']:.4f}"
             for method in (name, "push_pull", "telea")
         ]
         label = f"`{name}` (default)" if metadata.get("default") else f"`{name}`"

@@ -11,11 +11,11 @@ image = client.read_image("photo.png")                   # uint8 (H, W, 3)
 mask = np.zeros(image.shape[:2], np.uint8)
 mask[100:160, 120:200] = 1                                # nonzero = hole
 request = client.instances_request(image[None], mask[None])
-response = client.predict("http://127.0.0.1:8501", "builtin_64", request)
+response = client.predict("http://127.0.0.1:8501", "quickstart", request)
 filled = client.decode_response(response)[0]              # uint8 (H, W, 3)
 
 files = client.bytes_request(["photo.png"], ["hole.png"])  # white = hole
-pngs = client.decode_response(client.predict("http://127.0.0.1:8501", "builtin_64", files))
+pngs = client.decode_response(client.predict("http://127.0.0.1:8501", "quickstart", files))
 ```
 
 Requests:
@@ -211,12 +211,32 @@ def _request(url, body=None, timeout=120.0):
         except (ValueError, KeyError, TypeError):
             message = text
         raise ServingError(error.code, message) from None
+    except (urllib.error.URLError, ConnectionError) as error:
+        # A server that refuses a body over its size limit (HTTP 413) may answer and close
+        # the connection before it has read the whole body: sending it then fails.
+        reason = getattr(error, "reason", error)
+        if data is None or not isinstance(reason, (BrokenPipeError, ConnectionResetError)):
+            raise
+        raise ServingError(None, _closed_message(len(data), reason)) from None
+
+
+def _closed_message(size, reason):
+    """Why a server closes the connection while a `size`-byte request is sent, and the fix."""
+    return (
+        f"the server closed the connection while the {size / 2**20:.1f} MiB request was sent "
+        f"({type(reason).__name__}): most likely the request is larger than the server's "
+        "limit (HTTP 413; `keras-inpaint serve --max-request-bytes`, 64 MiB by default). "
+        'Send {"b64": ...} PNG or JPEG files (client.bytes_request, signature inpaint_bytes) '
+        "or fewer images per request, or start the server with a larger --max-request-bytes."
+    )
 
 
 def predict(server, model, request, timeout=120.0):
     """POST `request` to `<server>/v1/models/<model>:predict`; returns the decoded JSON.
 
-    Raises `ServingError` (with the server's message) on an HTTP error.
+    Raises `ServingError` (with the server's message) on an HTTP error, and
+    when the server closes the connection while the request is sent (most
+    likely a request over its size limit; `status` is then None).
     """
     return _request(f"{server.rstrip('/')}/v1/models/{model}:predict", request, timeout)
 

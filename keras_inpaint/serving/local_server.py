@@ -9,8 +9,8 @@ Example:
 from keras_inpaint.serving import client
 from keras_inpaint.serving.local_server import LocalServer
 
-with LocalServer(["exports/builtin_64"]) as server:
-    print(client.model_status(server.url, "builtin_64"))
+with LocalServer(["exports/quickstart"]) as server:
+    print(client.model_status(server.url, "quickstart"))
 ```
 """
 

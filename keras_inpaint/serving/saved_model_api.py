@@ -53,7 +53,7 @@ class SavedModelAPI(litserve.LitAPI):
 
     Example:
     ```python
-    api = SavedModelAPI("builtin_64", "exports/builtin_64/1", 1)
+    api = SavedModelAPI("quickstart", "exports/quickstart/1", 1)
     litserve.LitServer(api, accelerator="cpu").run(host="127.0.0.1", port=8501)
     ```
     """

@@ -16,7 +16,7 @@ itself, 504 for a request over the time limit. Slow or stalled clients are
 disconnected (`keras_inpaint.serving.slow_clients`) without holding up others.
 
 Example:
-    $ keras-inpaint serve --model-dir exports/builtin_64 --port 8501
+    $ keras-inpaint serve --model-dir exports/quickstart --port 8501
 """
 
 import os
@@ -226,7 +226,7 @@ def serve(
 
     Example:
     ```python
-    serve(["exports/builtin_64"], port=8501)  # blocks; Ctrl+C stops it
+    serve(["exports/quickstart"], port=8501)  # blocks; Ctrl+C stops it
     ```
     """
     if int(max_connections) < 1:

@@ -13,12 +13,10 @@ Example:
     (None, 64, 64, 3)
 """
 
-import json
-
 import keras
 
 import keras_inpaint.models  # noqa: F401  (registers every zoo class)
-from keras_inpaint.resources import resolve_json
+from keras_inpaint.resources import read_json, resolve_json
 
 REQUIRED_KEYS = ("name", "image_size", "inpainter", "generator", "optimizers", "data", "training")
 OPTIONAL_KEYS = ("description", "discriminator", "paper")
@@ -36,10 +34,7 @@ DEFAULT_RECIPE = "context_encoder/builtin_64"
 def load_recipe(name_or_path=DEFAULT_RECIPE):
     """Read and validate a recipe given by path or by name (`context_encoder/builtin_64`)."""
     path = resolve_json("models", name_or_path)
-    try:
-        recipe = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"recipe {path} is not valid JSON: {error}") from None
+    recipe = read_json(path, "recipe")
     validate_recipe(recipe, source=str(path))
     return recipe
 

@@ -10,7 +10,14 @@ epoch (or every `backup_every_steps` steps / `backup_every_seconds`) and at
 every epoch end. Running the same command again after a crash, even a SIGKILL mid-epoch, resumes at
 the last backup's step inside its epoch, with the recipe's learning rates and
 a fresh seeded data order; `metrics.csv` keeps one row per epoch. A finished
-run is not retrained, only evaluated and exported again.
+run (all its epochs done) is not retrained nor exported again, only
+evaluated; a larger `epochs` trains it further.
+
+Progress goes to stderr, so that stdout keeps the results: first what is
+starting (recipe, data, epochs x steps, batch size, run directory), then
+`TrainingProgress`'s line per epoch (and a line redrawn during the epoch on
+a terminal) instead of Keras' progress bar. Epochs are counted from 1
+wherever they are shown: progress lines, `metrics.csv`, `samples/epoch_NNN.png`.
 
 Divergence: the first NaN or Inf loss stops the run and `train` raises
 `TrainingDivergedError` naming the loss, the step and the last good
@@ -31,9 +38,11 @@ Example:
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from keras_inpaint.baselines import mean_fill
 from keras_inpaint.callbacks import (
@@ -44,10 +53,12 @@ from keras_inpaint.callbacks import (
     SampleGrid,
     SkippedImagesLog,
     TrainingBackup,
+    TrainingProgress,
 )
 from keras_inpaint.data import build_dataset, load_data_spec, with_folder
+from keras_inpaint.data.sources import list_image_files, read_file_list
 from keras_inpaint.evaluation import compare_methods
-from keras_inpaint.export import export_saved_model
+from keras_inpaint.export import export_name, export_saved_model
 from keras_inpaint.training.recipes import DEFAULT_RECIPE, build_inpainter, load_recipe
 
 logger = logging.getLogger(__name__)
@@ -89,9 +100,11 @@ def _prepare_run_dir(out_dir, recipe, data_spec, init_preset=None):
     return out_dir
 
 
-def _callbacks(out_dir, sample_batch, guard, backup, first_epoch):
+def _callbacks(out_dir, sample_batch, guard, backup, first_epoch, progress):
     # Order matters: the guard sees a NaN first; the skipped-image count is put
-    # into the logs before the CSV and TensorBoard write them.
+    # into the logs before the CSV and TensorBoard write them; the epoch's
+    # progress line comes once everything of the epoch is written.
+    progress = [progress] if progress is not None else []
     return [
         guard,
         backup,
@@ -101,6 +114,7 @@ def _callbacks(out_dir, sample_batch, guard, backup, first_epoch):
         MetricsCSV(out_dir / "metrics.csv", first_epoch=first_epoch),
         keras.callbacks.TensorBoard(str(out_dir / "logs"), write_graph=False),
         SampleGrid(sample_batch, out_dir / "samples", log_dir=out_dir / "logs"),
+        *progress,
     ]
 
 
@@ -143,6 +157,33 @@ def _divergence_message(guard, out_dir, backup):
         f"{resume}. Fix: lower the learning rate in the recipe's 'optimizers' (a resumed "
         "run takes the recipe's learning rates), check the data for broken or extreme "
         "images, or use another --seed."
+    )
+
+
+def _describe_data(spec):
+    """Where a data spec's training images come from, in a few words (folders: with a count)."""
+    source, name = spec["source"], spec.get("name", "data spec")
+    if source["type"] == "folder":
+        if "files" in source:
+            files = read_file_list(source["path"], source["files"])
+            return f"{len(files)} images listed in {source['files']} ({name}'s masks)"
+        files = list_image_files(source["path"])
+        return f"{len(files)} images in {source['path']} ({name}'s masks)"
+    where = {
+        "builtin": "scikit-image's bundled photographs",
+        "tfds": f"tensorflow-datasets {source.get('name')}",
+        "tfrecord": f"TFRecord files {source.get('pattern')}",
+    }
+    return f"{name} ({where[source['type']]})"
+
+
+def _finished_message(out_dir, done, step, epochs):
+    """What `train` says instead of training a run that has done all its epochs."""
+    return (
+        f"{out_dir} has finished its {done} epochs ({step} steps): not training or exporting "
+        "it again.\n  results: evaluation.json, metrics.csv, samples/ and export/ in that "
+        f"folder\n  to train it further, pass a larger --epochs than {epochs}; to export it "
+        f"again:\n  keras-inpaint export {out_dir} --base FOLDER"
     )
 
 
@@ -190,6 +231,33 @@ def start_from_preset(generator, init_preset):
     generator.set_weights(trained.get_weights())
 
 
+def enable_determinism():
+    """Make this process's TensorFlow ops give the same results run after run, for good.
+
+    Turns on op determinism (`tf.config.experimental.enable_op_determinism`)
+    and runs ops on one inter-op thread. Op determinism alone changes nothing
+    on a CPU: with several inter-op threads, oneDNN's kernels do not always sum
+    in the same order, likely because TensorFlow's oneDNN thread pool runs an
+    op on a single thread when the op starts on one of the pool's own threads,
+    which depends on timing. Eight steps of the 128x128 photo Context Encoder
+    on a folder of JPEGs, on a busy 2-core machine, gave 6 different weights in
+    6 runs, and 4 in 4 with op determinism alone; 6 identical ones after this
+    function. The thread count can only be set before TensorFlow's runtime
+    starts: later, a warning says that the run may not repeat bit for bit.
+    """
+    tf.config.experimental.enable_op_determinism()
+    if tf.config.threading.get_inter_op_parallelism_threads() == 1:
+        return
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        logger.warning(
+            "TensorFlow was already running, with more than one inter-op thread: this run may "
+            "not repeat bit for bit; start it in a fresh process (as `keras-inpaint train "
+            "--deterministic` does)."
+        )
+
+
 def evaluate_heldout(model, heldout):
     """Score the model and mean fill on the same held-out batches."""
     methods = {
@@ -215,6 +283,7 @@ def train(
     files=None,
     heldout_files=None,
     init_preset=None,
+    deterministic=False,
 ):
     """Train a recipe and write a complete run directory.
 
@@ -224,8 +293,11 @@ def train(
         out_dir: run directory (default `runs/<recipe name>`).
         epochs, steps_per_epoch, batch_size: override the recipe's training section.
         seed: seeds weights, crops and masks.
-        export: write the SavedModel under `<out_dir>/export/`.
-        verbose: passed to `fit` (progress bar by default).
+        export: write the SavedModel under `<out_dir>/export/` (not for a
+            run that had finished all its epochs before this call).
+        verbose: progress on stderr: 0 none; 2 what is starting, then one
+            line per epoch; 1 or "auto" (default) also a line redrawn during
+            each epoch when stderr is a terminal.
         backup_every_steps: back up the training state every this many steps
             (default: the recipe's `backup_every_steps`, else a tenth of an
             epoch unless `backup_every_seconds` is set).
@@ -239,6 +311,11 @@ def train(
         init_preset: a preset (name or folder) whose weights the generator
             starts from, to fine-tune it; `recipe=None` then takes the recipe
             the preset was trained with.
+        deterministic: `enable_determinism()` first (op determinism, one
+            inter-op thread; for the rest of the process), so that the same
+            seed gives the same numbers on the same machine and TensorFlow
+            build for every recipe; steps take about 20% longer on 2 cores
+            (benchmarks/determinism_cost.py).
 
     Returns:
         dict with `out_dir`, `history`, `evaluation` (held-out metrics of the
@@ -248,6 +325,8 @@ def train(
         TrainingDivergedError: a loss became NaN or Inf (the message says
             where, the last good checkpoint and the fix).
     """
+    if deterministic:
+        enable_determinism()
     if recipe is None:
         recipe = preset_recipe(init_preset) if init_preset is not None else DEFAULT_RECIPE
     recipe = load_recipe(recipe) if not isinstance(recipe, dict) else recipe
@@ -273,6 +352,16 @@ def train(
     out_dir = _prepare_run_dir(
         out_dir or Path("runs") / recipe["name"], recipe, data_spec, init_preset
     )
+    if verbose:
+        preset = f", from preset {init_preset}" if init_preset is not None else ""
+        print(
+            f"run {out_dir}: recipe {recipe['name']}{preset}\n"
+            f"  data: {_describe_data(data_spec)}\n"
+            f"  {settings['epochs']} epochs x {settings['steps_per_epoch']} steps, "
+            f"batch size {settings['batch_size']}, seed {seed}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     keras.utils.set_random_seed(seed)
     model = build_inpainter(recipe)
@@ -289,7 +378,10 @@ def train(
         start_from_preset(model.generator, init_preset)
     state = backup.restore(model)
     epoch, epoch_step = _resume_position(state, steps)
-    if state is not None:
+    if state is not None and epoch >= total_epochs:
+        logger.warning(_finished_message(out_dir, epoch, state["step"], total_epochs))
+        export = False
+    elif state is not None:
         for optimizer, rate in recipe_rates:
             optimizer.learning_rate = rate
         logger.warning(
@@ -302,7 +394,10 @@ def train(
             state["path"],
         )
     guard = DivergenceGuard()
-    callbacks = _callbacks(out_dir, next(iter(heldout)), guard, backup, first_epoch=epoch)
+    progress = TrainingProgress(total_epochs, steps, redraw=verbose != 2) if verbose else None
+    callbacks = _callbacks(
+        out_dir, next(iter(heldout)), guard, backup, first_epoch=epoch, progress=progress
+    )
 
     def fit(first_epoch, epoch_steps, last_epoch):
         # A resumed run gets a data order of its own (seeded by the step), so
@@ -318,7 +413,7 @@ def train(
             validation_data=heldout,
             callbacks=callbacks,
             shuffle=False,  # the pipeline shuffles; Keras cannot shuffle a tf.data.Dataset
-            verbose=verbose,
+            verbose=0,  # TrainingProgress shows the progress
         ).history
 
     history = {}
@@ -336,10 +431,12 @@ def train(
 
     evaluation = evaluate_heldout(model, heldout)
     write_json(out_dir / "evaluation.json", evaluation)
+    if export and verbose:
+        print(f"exporting the SavedModel under {out_dir / 'export'}", file=sys.stderr, flush=True)
     export_path = None
     if export:
-        short_name = recipe["name"].split("/")[-1]
-        export_path = export_saved_model(model, out_dir / "export", name=short_name)
+        # Named like `keras-inpaint export RUN_DIR`: after the run directory.
+        export_path = export_saved_model(model, out_dir / "export", name=export_name(out_dir))
     return {
         "out_dir": str(out_dir),
         "history": history,

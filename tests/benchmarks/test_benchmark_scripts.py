@@ -20,6 +20,7 @@ OWN_SCRIPTS = (
     "cam_cost",
     "preset_latency",
     "cli_startup",
+    "determinism_cost",
 )
 
 
@@ -130,6 +131,19 @@ def test_cam_cost_json_keys(tiny_run):
 
 
 @pytest.mark.slow
+def test_determinism_cost_json_keys(tiny_run):
+    result = _result(tiny_run[0], "determinism_cost")
+    (entry,) = result["results"]
+    assert entry["recipe"] == "context_encoder/builtin_64" and entry["source"] == "builtin"
+    assert entry["step_s_without"] > 0 and entry["step_s_with"] > 0
+    assert {"cost", "pipeline_s_without", "pipeline_s_with", "pipeline_cost"} <= set(entry)
+    assert entry["distinct_weights_without"] >= 1 and entry["distinct_weights_with"] == 1
+    # The default recipe on a CPU trains to the same weights either way.
+    if not result["machine"].get("accelerators"):
+        assert entry["same_weights"] is True
+
+
+@pytest.mark.slow
 def test_run_all_writes_results_and_targets(tiny_run):
     folder, stdout = tiny_run
     markdown = (folder / "RESULTS.md").read_text()
@@ -138,7 +152,7 @@ def test_run_all_writes_results_and_targets(tiny_run):
     assert "python benchmarks/run_all.py --tiny" in markdown
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["benchmark"] == "run_all" and summary["setting"] == "tiny"
-    assert len(summary["targets"]) == 8
+    assert len(summary["targets"]) == 9
     # The scripts of this suite never fail; others' failures are recorded, not raised.
     assert not set(summary["errors"]) & set(OWN_SCRIPTS)
     assert markdown.startswith("# Benchmark results")
@@ -156,7 +170,7 @@ def test_run_all_records_a_missing_script():
         {"models": result}, {"models": 0.0}, "tiny", {"cpu": "x"}, "cmd", "now"
     )
     assert "**Error**: missing" in markdown
-    assert [verdict for _, _, verdict in rows] == [None] * 8
+    assert [verdict for _, _, verdict in rows] == [None] * 9
 
 
 @pytest.mark.slow

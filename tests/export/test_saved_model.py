@@ -121,7 +121,23 @@ def test_export_from_a_keras_file(model, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)
     export_dir = export_saved_model(path, tmp_path / "exports")
-    assert export_dir == tmp_path / "exports" / "tiny" / "1"
+    assert export_dir == tmp_path / "exports" / "model" / "1"  # the file's stem
+
+
+def test_one_naming_rule_for_every_source(model, tmp_path):
+    from keras_inpaint.export import export_name
+
+    assert export_name(tmp_path / "runs" / "quickstart") == "quickstart"
+    assert export_name("runs/quickstart/") == "quickstart"
+    assert export_name(tmp_path / "ce_128.keras") == "ce_128"
+    assert export_name("glcic_photos") == "glcic_photos"  # a shipped preset's name
+    assert export_name(model) == "tiny"
+    for bad in ("a b", "ü"):
+        with pytest.raises(ValueError, match="pass --name NAME"):
+            export_name(bad)
+    with pytest.raises(ValueError, match="is not one folder name"):
+        export_saved_model(model, tmp_path, name="../escape")
+    assert not (tmp_path.parent / "escape").exists()
 
 
 def test_bad_sources_say_what_to_pass(tmp_path):

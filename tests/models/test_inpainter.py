@@ -18,14 +18,18 @@ from keras_inpaint.models.context_encoder import (
 from keras_inpaint.models.patch_gan import PatchGANDiscriminator
 
 
-def tiny_full(discriminator=True):
-    generator = ContextEncoderGenerator(
+def tiny_generator():
+    return ContextEncoderGenerator(
         image_size=32,
         variant="full",
         encoder_filters=[8, 8, 8],
         bottleneck=16,
         decoder_filters=[8, 8, 8],
     )
+
+
+def tiny_full(discriminator=True):
+    generator = tiny_generator()
     critic = (
         PatchGANDiscriminator(image_size=32, filters=8, num_layers=2) if discriminator else None
     )
@@ -80,6 +84,26 @@ def test_without_discriminator_trains_on_reconstruction_only():
     model = tiny_full(discriminator=False)
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
     assert history.history["g_loss"] == history.history["rec_loss"]
+
+
+def test_log_mse_reconstruction_is_the_mean_log_hole_mse_and_round_trips(tmp_path):
+    from keras_inpaint.losses import hole_log_l2
+
+    generator = tiny_generator()
+    model = ContextEncoderInpainter(generator, reconstruction="log_mse")
+    model.compile(keras.optimizers.Adam(2e-3))
+    (masked_image, mask), image = random_batch(4, 32)
+    prediction = model.generator([masked_image, mask])
+    losses = model.generator_losses(image, prediction, prediction, mask, training=False)
+    expected = hole_log_l2(image, prediction, mask)
+    np.testing.assert_allclose(float(losses["rec_loss"]), float(expected), rtol=1e-6)
+    assert float(losses["rec_loss"]) < 0  # log10 of an MSE below 1, unlike the plain L2
+    history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
+    assert np.isfinite(history.history["rec_loss"][0])
+    restored = assert_keras_round_trip(model, random_batch(4, 32)[0], tmp_path)
+    assert restored.reconstruction == "log_mse"
+    with pytest.raises(ValueError, match="reconstruction='l1': use one of overlap_l2, log_mse"):
+        ContextEncoderInpainter(generator, reconstruction="l1")
 
 
 def test_discriminator_needs_its_optimizer():

@@ -225,6 +225,8 @@ def test_card_targets_say_by_how_much_each_is_met_or_missed():
     summary["mine"]["ssim"] = 0.80
     assert "**not met** (PSNR +0.80 dB, SSIM -0.0225)" in target_lines(metadata)[1]
     assert len(target_lines({**metadata, "default": False})) == 2
+    summary["mine"]["ssim"] = 0.82247  # a miss too small for 4 decimals is still shown
+    assert "**not met** (PSNR +0.80 dB, SSIM -0.00003)" in target_lines(metadata)[1]
 
 
 def test_serve_exports_presets_to_model_folders(tiny_preset, capsys):
@@ -264,3 +266,14 @@ def test_default_preset_errors(tmp_path, tiny_preset, monkeypatch):
     metadata = json.loads((tiny_preset / METADATA_FILE).read_text())
     (tiny_preset / METADATA_FILE).write_text(json.dumps({**metadata, "default": True}))
     assert presets.default_name() == "tiny"
+
+
+def test_training_curve_reads_runs_counting_epochs_from_0_and_from_1(tmp_path):
+    from keras_inpaint.presets.publish import training_curve
+
+    rows = [
+        {"epoch": str(e), "val_psnr": str(20 + e), "val_hole_psnr": str(15 + e)} for e in (1, 2)
+    ]
+    older = [dict(row, epoch=str(int(row["epoch"]) - 1)) for row in rows]  # before the change
+    new = training_curve(rows, tmp_path / "new.png", steps_per_epoch=100).read_bytes()
+    assert training_curve(older, tmp_path / "old.png", steps_per_epoch=100).read_bytes() == new

@@ -53,13 +53,19 @@ ARRAY_ERRORS = [
     pytest.param(IMAGE, MASK.repeat(3, -1), "Use images.binarize_mask", id="api-mask-3-channels"),
     pytest.param(IMAGE, MASK[0], "the mask batch has shape (32, 32, 1)", id="api-mask-rank-3"),
     pytest.param(
-        IMAGE, MASK[:, :16, :16], "the mask is 16x16 but the image is 32x32", id="api-mask-size"
+        IMAGE,
+        MASK[:, :16, :24],
+        "the mask is 24x16 but the image is 32x32 (width x height)",
+        id="api-mask-size",
     ),
     pytest.param(
         IMAGE.repeat(2, 0), MASK, "2 images but 1 masks; give one mask per image", id="api-batch"
     ),
     pytest.param(
-        IMAGE[:, :0, :0], MASK[:, :0, :0], "the image is empty (0x0)", id="api-empty-image"
+        IMAGE[:, :0, :5],
+        MASK[:, :0, :5],
+        "the image is empty (5x0, width x height)",
+        id="api-empty-image",
     ),
     pytest.param(IMAGE.astype(str), MASK, "expected numbers", id="api-dtype-string"),
     pytest.param(IMAGE > 100, MASK, "the image is boolean", id="api-dtype-bool"),

@@ -77,8 +77,9 @@ PAIRS_ERRORS = [
         id="eval-empty-folder",
     ),
     pytest.param(
-        lambda root: pairs_folder(root, masks={1: box_mask(size=16)}),
-        "p1.png is 16x16 but {root}/images/p1.png is 32x32 (width x height); masks must",
+        # 24 wide, 16 high: the message must say which number is which.
+        lambda root: pairs_folder(root, masks={1: box_mask()[:16, :24]}),
+        "p1.png is 24x16 but {root}/images/p1.png is 32x32 (width x height); masks must",
         id="eval-mask-size",
     ),
     pytest.param(

@@ -96,7 +96,7 @@ def test_sigkill_mid_epoch_resumes_at_the_backup_step_in_phase_two(tmp_path):
     assert f"from step {step} (epoch 1, after {step} of its {STEPS} steps)" in rerun.stderr
 
     rows = csv_rows(run_dir)
-    assert [int(row["epoch"]) for row in rows] == list(range(EPOCHS))
+    assert [int(row["epoch"]) for row in rows] == list(range(1, EPOCHS + 1))
     rec_losses = [float(row["rec_loss"]) for row in rows]
     assert all(0 < loss < 1 for loss in rec_losses), rec_losses
     assert rec_losses[1] < 1.5 * rec_losses[0], rec_losses

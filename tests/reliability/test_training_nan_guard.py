@@ -95,7 +95,7 @@ def test_a_diverging_run_keeps_the_last_good_checkpoint_and_backup(tmp_path, cap
     train(tiny_recipe(epochs=2), out_dir=run_dir, export=False, verbose=0)
     with open(run_dir / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert [row["epoch"] for row in rows] == ["1", "2"]
     assert all(math.isfinite(float(row["g_loss"])) for row in rows)
     final = keras.saving.load_model(checkpoint, safe_mode=True)
     assert all_finite(final) and int(final.step_counter.numpy()) == 8

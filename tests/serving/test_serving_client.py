@@ -1,6 +1,7 @@
 """Client requests and the server's reading of them: TF Serving's REST JSON both ways."""
 
 import base64
+import urllib.error
 
 import numpy as np
 import pytest
@@ -169,3 +170,34 @@ def test_op_error_messages_drop_the_graph_details():
         tf.function(tf.io.decode_png)(tf.constant(b"not a png"))
     message = op_error_message(error.value)
     assert message and "Detected at node" not in message and "[Op:" not in message
+
+
+def test_a_server_that_is_not_running_is_not_taken_for_a_size_limit():
+    from keras_inpaint.serving.local_server import free_port
+
+    with pytest.raises(urllib.error.URLError) as error:
+        client.predict(f"http://127.0.0.1:{free_port()}", "fcn", {"instances": []}, timeout=5)
+    assert isinstance(error.value.reason, ConnectionRefusedError)
+
+
+@pytest.mark.slow
+def test_a_request_over_the_size_limit_is_a_serving_error_naming_the_fix(tmp_path):
+    """The server refuses a body over its limit early and closes the connection while the
+    client still sends it (a reset or broken pipe): the client says what that means."""
+    from serving.serving_support import tiny_fully_convolutional
+
+    from keras_inpaint.export import export_saved_model
+    from keras_inpaint.serving import ServingError
+    from keras_inpaint.serving.local_server import LocalServer
+
+    export_saved_model(tiny_fully_convolutional(), tmp_path, name="fcn")
+    image = {"b64": "A" * (16 * 2**20)}  # 16 MiB against a limit of 1 MiB
+    request = {"signature_name": "inpaint_bytes", "instances": [{"image_bytes": image}]}
+    with LocalServer([tmp_path / "fcn"], max_request_bytes=2**20) as server:
+        for _ in range(3):
+            with pytest.raises(ServingError) as error:
+                client.predict(server.url, "fcn", request)
+            # An answer read in time is the server's own 413.
+            assert error.value.status in (None, 413)
+            assert "--max-request-bytes" in str(error.value)
+        assert client.model_status(server.url, "fcn")["model_version_status"]

@@ -375,7 +375,8 @@ open(out, "wb").write(body) if out else sys.stdout.buffer.write(body)
 
 def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
     docs = (ROOT / "docs" / "SERVING.md").read_text()
-    blocks = [b for b in re.findall(r"```bash\n(.*?)```", docs, re.S) if "localhost:8501" in b]
+    bash_blocks = re.findall(r"```bash[^\n]*\n(.*?)```", docs, re.S)
+    blocks = [b for b in bash_blocks if "localhost:8501" in b]
     assert len(blocks) == 4
     image, mask = photo_and_hole(1, 50, 77, seed=13)
     (tmp_path / "photo.png").write_bytes(client.encode_png(image[0]))
@@ -388,7 +389,7 @@ def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
     answers = []
     for block in blocks:
         script = block.replace("localhost:8501", server.url.split("//")[1])
-        script = script.replace("/v1/models/builtin_64", "/v1/models/context_encoder_builtin_64")
+        script = script.replace("/v1/models/quickstart", "/v1/models/context_encoder_builtin_64")
         completed = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", prelude + script],
             cwd=tmp_path,
@@ -412,8 +413,8 @@ def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
 def test_the_python_client_example_of_the_docs_runs_against_the_server(server, tmp_path):
     docs = (ROOT / "docs" / "SERVING.md").read_text()
     # The first Python block is the client example (the second starts a server).
-    example = re.findall(r"```python\n(.*?)```", docs, re.S)[0]
-    example = example.replace('"http://127.0.0.1:8501", "builtin_64"', f'"{server.url}", "fcn"')
+    example = re.findall(r"```python[^\n]*\n(.*?)```", docs, re.S)[0]
+    example = example.replace('"http://127.0.0.1:8501", "quickstart"', f'"{server.url}", "fcn"')
     image, mask = photo_and_hole(1, 50, 77, seed=15)
     (tmp_path / "photo.png").write_bytes(client.encode_png(image[0]))
     (tmp_path / "hole.png").write_bytes(client.encode_png(mask[0]))

@@ -48,7 +48,7 @@ def test_a_run_writes_everything_and_resumes(tmp_path):
         "metrics.csv",
         "samples/epoch_001.png",
         "evaluation.json",
-        "export/tiny_64/1/saved_model.pb",
+        "export/run/1/saved_model.pb",  # named after the run directory
     ):
         assert (run_dir / relative).is_file(), relative
     assert list((run_dir / "logs").rglob("events.out.tfevents*"))
@@ -57,15 +57,21 @@ def test_a_run_writes_everything_and_resumes(tmp_path):
 
     # The same command with more epochs continues from the backup.
     train(tiny_recipe(tmp_path, epochs=3), out_dir=run_dir, export=False)
-    assert [row["epoch"] for row in csv_rows(run_dir)] == ["0", "1", "2"]
+    assert [row["epoch"] for row in csv_rows(run_dir)] == ["1", "2", "3"]
+    assert sorted(path.name for path in (run_dir / "samples").iterdir()) == [
+        "epoch_001.png",
+        "epoch_002.png",
+        "epoch_003.png",
+    ]
     model = keras.saving.load_model(run_dir / "checkpoints" / "last.keras", safe_mode=True)
     assert int(model.step_counter.numpy()) == 6
     assert int(model.g_optimizer.iterations.numpy()) == 6
 
-    # A finished run is not trained again; it is evaluated and exported again.
+    # A finished run is not trained nor exported again, only evaluated.
     again = train(tiny_recipe(tmp_path, epochs=3), out_dir=run_dir)
-    assert again["history"] == {}
-    assert again["export"].endswith("tiny_64/2")
+    assert again["history"] == {} and again["export"] is None
+    assert set(again["evaluation"]) == {"model", "mean_fill"}
+    assert [path.name for path in (run_dir / "export").glob("*/*")] == ["1"]
 
 
 def test_a_run_directory_of_another_recipe_is_refused(tmp_path):
@@ -103,27 +109,40 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
 
     subprocess.run(command, check=True, capture_output=True)
     epochs = [int(row["epoch"]) for row in csv_rows(run_dir)]
-    assert epochs == list(range(3)), "the restarted run repeated or skipped epochs"
+    assert epochs == [1, 2, 3], "the restarted run repeated or skipped epochs"
     model = keras.saving.load_model(run_dir / "checkpoints" / "last.keras", safe_mode=True)
     assert int(model.step_counter.numpy()) == 3 * 40
 
 
 @pytest.mark.slow
 def test_cli_train_prints_the_comparison_with_mean_fill(tmp_path):
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_inpaint.cli",
-            "train",
-            "--recipe",
-            str(tiny_recipe(tmp_path)),
-            "--out",
-            str(tmp_path / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    """Results on stdout; on stderr (a pipe here) what starts, one short line per epoch and
+    no progress bar; a second run of the finished run says so and neither trains nor exports."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_inpaint.cli", "train"]
+    command += ["--recipe", str(tiny_recipe(tmp_path, epochs=2)), "--out", str(run_dir)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "hole PSNR: model" in completed.stdout and "mean fill" in completed.stdout
     assert "SavedModel:" in completed.stdout
+    assert not [line for line in completed.stdout.splitlines() if "epoch" in line.lower()]
+    lines = completed.stderr.splitlines()
+    assert "\r" not in completed.stderr and "e+00" not in completed.stderr
+    # Short lines, but for the (here long) run directory the user chose.
+    assert all(len(line.replace(str(run_dir), "RUN")) <= 100 for line in lines), lines
+    assert lines[:3] == [
+        f"run {run_dir}: recipe tests/tiny_64",
+        "  data: builtin_64_boxes (scikit-image's bundled photographs)",
+        "  2 epochs x 2 steps, batch size 4, seed 0",
+    ]
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split("  ")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert all(" g_loss " in line and " val_hole_psnr " in line for line in epochs)
+    assert "rec_loss" not in completed.stderr and "skipped" not in completed.stderr
+
+    again = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert f"{run_dir} has finished its 2 epochs (4 steps): not training or exporting" in (
+        again.stderr
+    )
+    assert "resuming" not in again.stderr and "epoch 1/2" not in again.stderr
+    assert "hole PSNR: model" in again.stdout and "SavedModel:" not in again.stdout
+    assert [path.name for path in (run_dir / "export").glob("*/*")] == ["1"]

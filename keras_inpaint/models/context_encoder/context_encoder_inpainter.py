@@ -7,8 +7,10 @@ https://arxiv.org/abs/1604.07379 (reference code: github.com/pathak22/context-en
 import keras
 from keras import ops
 
-from keras_inpaint.losses import discriminator_bce, generator_bce, masked_l2
+from keras_inpaint.losses import discriminator_bce, generator_bce, hole_log_l2, masked_l2
 from keras_inpaint.models.inpainter import Inpainter
+
+_RECONSTRUCTIONS = ("overlap_l2", "log_mse")
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
@@ -27,6 +29,11 @@ class ContextEncoderInpainter(Inpainter):
     reference code); for a full-image generator, the real image against the
     composite (any zoo discriminator, PatchGAN included).
 
+    `reconstruction="log_mse"` (not in the paper; the presets' loss, as
+    GLCIC's) replaces `L_rec` by the mean over images of log10 of each image's
+    hole MSE (`keras_inpaint.losses.hole_log_l2`), which maximises the mean
+    per-image hole PSNR; the overlap band is then not used.
+
     Args:
         generator: a `ContextEncoderGenerator` (or any zoo generator).
         discriminator: optional discriminator on regions or whole images
@@ -35,6 +42,7 @@ class ContextEncoderInpainter(Inpainter):
         lambda_adv: weight of the adversarial loss (0.001).
         overlap_width: width in pixels of the overlap band around the hole.
         overlap_weight: weight of the band's squared errors (10).
+        reconstruction: `"overlap_l2"` (the paper's `L_rec`) or `"log_mse"`.
 
     Example:
         >>> from keras_inpaint.models.context_encoder import (
@@ -57,9 +65,15 @@ class ContextEncoderInpainter(Inpainter):
         lambda_adv=0.001,
         overlap_width=4,
         overlap_weight=10.0,
+        reconstruction="overlap_l2",
         **kwargs,
     ):
+        if reconstruction not in _RECONSTRUCTIONS:
+            raise ValueError(
+                f"reconstruction={reconstruction!r}: use one of {', '.join(_RECONSTRUCTIONS)}."
+            )
         super().__init__(generator, discriminator, **kwargs)
+        self.reconstruction = reconstruction
         self.lambda_rec = lambda_rec
         self.lambda_adv = lambda_adv
         self.overlap_width = overlap_width
@@ -75,14 +89,22 @@ class ContextEncoderInpainter(Inpainter):
             return self._center_crop(image, prediction), prediction
         return image, composite
 
-    def generator_losses(self, image, prediction, composite, mask, training):
-        rec_loss = masked_l2(
-            self._center_crop(image, prediction),
+    def reconstruction_loss(self, image, prediction, mask):
+        """`L_rec` on the generator's output region (the whole image or the centre)."""
+        image = self._center_crop(image, prediction)
+        mask = self._center_crop(mask, prediction)
+        if self.reconstruction == "log_mse":
+            return hole_log_l2(image, prediction, mask)
+        return masked_l2(
+            image,
             prediction,
-            self._center_crop(mask, prediction),
+            mask,
             overlap_width=self.overlap_width,
             overlap_weight=self.overlap_weight,
         )
+
+    def generator_losses(self, image, prediction, composite, mask, training):
+        rec_loss = self.reconstruction_loss(image, prediction, mask)
         if self.discriminator is None:
             return {"g_loss": rec_loss, "rec_loss": rec_loss}
         _, fake = self._discriminator_pair(image, prediction, composite)
@@ -103,5 +125,6 @@ class ContextEncoderInpainter(Inpainter):
             lambda_adv=self.lambda_adv,
             overlap_width=self.overlap_width,
             overlap_weight=self.overlap_weight,
+            reconstruction=self.reconstruction,
         )
         return config

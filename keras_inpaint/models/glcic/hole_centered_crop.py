@@ -94,7 +94,8 @@ class HoleCenteredCrop(keras.layers.Layer):
             )
         if tuple(mask_shape[1:3]) != (height, width):
             raise ValueError(
-                f"the mask is {mask_shape[1]}x{mask_shape[2]} but the image {height}x{width}."
+                f"the mask is {mask_shape[2]}x{mask_shape[1]} but the image {width}x{height} "
+                "(width x height)."
             )
 
     def call(self, inputs):
