@@ -284,8 +284,8 @@ def build_parser():
         "--deterministic",
         action="store_true",
         help="op determinism and one inter-op thread: the same --seed then gives the same "
-        "numbers on the same machine and TensorFlow build, for every recipe (steps about 20%% "
-        "slower on 2 cores)",
+        "numbers on the same machine and TensorFlow build, for every recipe (steps up to 17%% "
+        "slower on 2 cores, see benchmarks/RESULTS.md)",
     )
     train.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     train.add_argument(
