@@ -101,15 +101,15 @@ def _methods(args):
 def run_evaluation(args):
     """Evaluate, print the summary (and buckets), write the requested files."""
     pairs = _pairs(args)
-    methods = _methods(args)
-    label = f"evaluating {len(methods)} method{'s' * (len(methods) > 1)}:"
-    with Progress(label, len(pairs), "images") as progress:
-        report = evaluate_pairs(pairs, methods, progress=lambda done, _: progress.update(done))
-    if not report["summary"]:
+    if all(pair.hole_ratio == 0 for pair in pairs):
         raise ValueError(
             f"none of the {len(pairs)} masks has a hole (every mask is black), so there is "
             "nothing to score; masks are white (or 1) where the image is to be filled."
         )
+    methods = _methods(args)
+    label = f"evaluating {len(methods)} method{'s' * (len(methods) > 1)}:"
+    with Progress(label, len(pairs), "images") as progress:
+        report = evaluate_pairs(pairs, methods, progress=lambda done, _: progress.update(done))
     if report["no_hole"]:
         print(
             f"{len(report['no_hole'])} image(s) have no hole in their mask and are left out "

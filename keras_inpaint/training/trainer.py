@@ -352,6 +352,14 @@ def train(
     out_dir = _prepare_run_dir(
         out_dir or Path("runs") / recipe["name"], recipe, data_spec, init_preset
     )
+    keras.utils.set_random_seed(seed)
+    model = build_inpainter(recipe)
+    size = recipe["image_size"]
+    total_epochs, steps = settings["epochs"], settings["steps_per_epoch"]
+    heldout = build_dataset(data_spec, size, settings["batch_size"], "heldout", seed=seed)
+    heldout = heldout.take(settings.get("validation_batches", 4)).cache()
+    # Said once the recipe, its losses and the data have been checked, so that a
+    # bad input is a one-line error.
     if verbose:
         preset = f", from preset {init_preset}" if init_preset is not None else ""
         print(
@@ -362,13 +370,6 @@ def train(
             file=sys.stderr,
             flush=True,
         )
-
-    keras.utils.set_random_seed(seed)
-    model = build_inpainter(recipe)
-    size = recipe["image_size"]
-    total_epochs, steps = settings["epochs"], settings["steps_per_epoch"]
-    heldout = build_dataset(data_spec, size, settings["batch_size"], "heldout", seed=seed)
-    heldout = heldout.take(settings.get("validation_batches", 4)).cache()
 
     backup = TrainingBackup(
         out_dir / "backup", every_steps=backup_every_steps, every_seconds=backup_every_seconds
