@@ -55,6 +55,8 @@ PRESET_TARGET_MS = 2000.0
 HELP_TARGET_S = 1.0
 ZOO_TARGET_S = 2.0
 DETERMINISM_TARGET = 0.15
+SERVING_P99_TARGET = 10.0
+SERVING_RSS_TARGET = 1.10
 
 
 def run_script(name, setting, timeout):
@@ -220,6 +222,12 @@ def targets(results, costs):
             "default recipe's training step (else it stays opt-in)",
             _determinism_target(results.get("determinism_cost")),
         ),
+        (
+            f"serving, 16 clients of mixed sizes: p99 of small requests < "
+            f"{SERVING_P99_TARGET:g} x their p50 alone, RSS after within "
+            f"{SERVING_RSS_TARGET - 1:.0%} of start, 0 errors but the oversize 413s",
+            _serving_target(results.get("serving_load")),
+        ),
     ]
     return [(target, *(outcome or ("not measured", None))) for target, outcome in checks]
 
@@ -306,6 +314,16 @@ def _determinism_target(determinism):
         return None
     cost = default[0]["cost"]
     return f"{cost:+.1%} (context_encoder/builtin_64)", cost <= DETERMINISM_TARGET
+
+
+def _serving_target(serving):
+    if not _ok(serving) or serving.get("small_p99_load_vs_p50_alone") is None:
+        return None
+    ratio, memory = serving["small_p99_load_vs_p50_alone"], serving["rss_after_vs_start"]
+    return (
+        f"p99 {ratio:g} x p50 alone, RSS after {memory:g} x start, {serving['errors']} errors",
+        ratio < SERVING_P99_TARGET and memory <= SERVING_RSS_TARGET and serving["errors"] == 0,
+    )
 
 
 def _verdict(value):
@@ -489,8 +507,24 @@ def determinism_table(determinism):
 
 
 def serving_table(serving):
-    keys = ("clients", "seconds", "requests", "requests_per_s", "p50_ms", "p99_ms", "errors")
-    return _table(list(keys), [[serving.get(key) for key in keys]])
+    keys = (
+        "clients",
+        "seconds",
+        "requests",
+        "statuses",
+        "errors",
+        "small_alone_p50_ms",
+        "small_load_p50_ms",
+        "small_load_p99_ms",
+        "rss_start_mb",
+        "rss_peak_mb",
+        "rss_after_mb",
+        "load_average_before",
+    )
+    row = [serving.get(key) for key in keys]
+    statuses = serving.get("statuses") or {}
+    row[keys.index("statuses")] = ", ".join(f"{code}: {n}" for code, n in statuses.items())
+    return _table(list(keys), [row])
 
 
 TABLES = {

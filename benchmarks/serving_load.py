@@ -1,24 +1,35 @@
-"""Load test of `keras-inpaint serve` on 127.0.0.1: requests/s and latency under concurrent clients.
+"""Load test of `keras-inpaint serve` on 127.0.0.1: mixed requests, latency, errors, memory.
 
 Exports a model (or takes `--model-dir`), starts `keras-inpaint serve` on
-127.0.0.1 at a free port in a child process, and runs `--clients` threads
-for `--seconds` seconds, each sending real `serving_default` predict requests
-(row format: a uint8 image and a box-hole mask as JSON numbers) one after
-another over a keep-alive connection. Every answer must be HTTP 200 with one
-image of the request's size; anything else (an error status, a wrong answer,
-a broken connection) counts in `errors`. Prints one JSON object with the
-request count, requests/s and the p50/p99 latency of the requests that
-completed in the window. The server is always stopped.
+127.0.0.1 at a free port in a child process with its default workers and
+limits, and measures
+
+1. **alone**: one client sends small requests (64x64, JSON and PNG) one after
+   another: their p50/p99 latency with the server to themselves;
+2. **under load**: `--clients` threads for `--seconds` seconds, each sending a
+   fixed mix back to back over a keep-alive connection: sizes 64 to 1024 px,
+   `serving_default` JSON numbers and `inpaint_bytes` PNG files, one square hole
+   of a quarter of the side; two requests in 20 are oversize (a 4096x4096 PNG
+   over `--max-pixels`, or 40 images over `--max-batch-size`) and must get 413;
+3. the server's resident memory (all its processes) at the start, its peak
+   during the load (sampled every 0.25 s) and after the load.
+
+Every valid request must get HTTP 200 with a well-formed answer and every
+oversize one 413; anything else counts in `errors`. Prints one JSON object
+with the status counts, the p50/p99 of small requests alone and under load
+(target: p99 under load < 10 x p50 alone), the p50/p99 of all requests, and
+the RSS figures (target: after within 10 % of start). The server is always
+stopped.
 
 Without `--model-dir` the model is the default recipe's generator
 (`context_encoder/builtin_64`, a 64x64 Context Encoder tiled over larger
 images), untrained: its weights do not change the work a request costs.
-`--tiny` uses a Context Encoder with few filters at 32x32 instead.
+`--tiny` uses a Context Encoder with few filters at 32x32 and sizes up to 128.
 
-    python benchmarks/serving_load.py            # 8 clients, 30 s, 128x128 images
-    python benchmarks/serving_load.py --quick    # 8 clients, 15 s
-    python benchmarks/serving_load.py --tiny     # 2 clients, 3 s, tiny model, 32x32
-    python benchmarks/serving_load.py --model-dir exports/quickstart --image-size 256
+    python benchmarks/serving_load.py            # 16 clients, 60 s
+    python benchmarks/serving_load.py --quick    # 16 clients, 20 s
+    python benchmarks/serving_load.py --tiny     # 2 clients, 3 s, tiny model
+    python benchmarks/serving_load.py --model-dir exports/quickstart
 """
 
 import argparse
@@ -37,12 +48,16 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SETTINGS = {
-    "full": {"clients": 8, "seconds": 30.0, "image_size": 128},
-    "quick": {"clients": 8, "seconds": 15.0, "image_size": 128},
-    "tiny": {"clients": 2, "seconds": 3.0, "image_size": 32},
+    "full": {"clients": 16, "seconds": 60.0, "alone": 40},
+    "quick": {"clients": 16, "seconds": 20.0, "alone": 20},
+    "tiny": {"clients": 2, "seconds": 3.0, "alone": 4},
 }
+# Targets of the issue: small requests under load vs alone; memory back after the load.
+P99_TARGET_RATIO = 10.0
+RSS_TARGET_RATIO = 1.10
+# Seconds the server is left idle after the load before its memory is read.
+SETTLE_SECONDS = 3.0
 DEFAULT_RECIPE = "context_encoder/builtin_64"
-DISTINCT_REQUESTS = 8
 
 
 def log(message):
@@ -79,40 +94,93 @@ def export_model(setting, base):
     return Path(base) / name, description
 
 
-def request_bodies(count, size, seed=0):
-    """`count` JSON bodies: smooth uint8 images with one box hole of a quarter of the side."""
+def smooth_image(rng, size):
+    """A smooth uint8 `(size, size, 3)` image (bilinear upsampling of 4x4 noise, numpy only)."""
+    coarse = rng.uniform(0, 255, (4, 4, 3))
+    rows = np.linspace(0, 3, size)
+    row_low = np.minimum(rows.astype(int), 2)
+    weight = (rows - row_low)[:, None, None]
+    tall = coarse[row_low] * (1 - weight) + coarse[row_low + 1] * weight
+    weight = (rows - row_low)[None, :, None]
+    image = tall[:, row_low] * (1 - weight) + tall[:, row_low + 1] * weight
+    return image.round().astype(np.uint8)
+
+
+def box_hole(rng, size):
+    """A uint8 `(size, size)` mask with one square hole (1) of a quarter of the side."""
+    mask = np.zeros((size, size), np.uint8)
+    side = max(1, size // 4)
+    top, left = rng.integers(0, size - side + 1, 2)
+    mask[top : top + side, left : left + side] = 1
+    return mask
+
+
+def _encode(body):
+    return json.dumps(body, separators=(",", ":")).encode("ascii")
+
+
+def request_body(kind, size, seed=0):
+    """One request: `kind` "json" (serving_default numbers) or "png" (inpaint_bytes files)."""
+    from keras_inpaint.serving import client
+
     rng = np.random.default_rng(seed)
-    bodies = []
-    for _ in range(count):
-        coarse = rng.uniform(0, 255, (4, 4, 3))
-        rows = np.linspace(0, 3, size)
-        # Bilinear upsampling with numpy only: smooth, photograph-like content.
-        row_low = np.minimum(rows.astype(int), 2)
-        weight = (rows - row_low)[:, None, None]
-        tall = coarse[row_low] * (1 - weight) + coarse[row_low + 1] * weight
-        weight = (rows - row_low)[None, :, None]
-        image = tall[:, row_low] * (1 - weight) + tall[:, row_low + 1] * weight
-        image = image.round().astype(np.uint8)
-        mask = np.zeros((size, size, 1), np.uint8)
-        side = max(1, size // 4)
-        top, left = rng.integers(0, size - side + 1, 2)
-        mask[top : top + side, left : left + side] = 1
-        body = {"instances": [{"image": image.tolist(), "mask": mask.tolist()}]}
-        bodies.append(json.dumps(body, separators=(",", ":")).encode("ascii"))
-    return bodies
+    image, mask = smooth_image(rng, size), box_hole(rng, size)
+    if kind == "json":
+        return _encode(client.instances_request(image[None], mask[None]))
+    return _encode(client.bytes_request([image], [mask]))
+
+
+def oversize_bodies():
+    """Requests over the server's default limits: too many pixels, too many images."""
+    from keras_inpaint.serving import client
+
+    huge = client.encode_png(np.zeros((4096, 4096, 3), np.uint8))
+    hole = client.encode_png(np.zeros((4096, 4096), np.uint8))
+    small = client.encode_png(np.zeros((16, 16, 3), np.uint8))
+    return [
+        _encode(client.bytes_request([huge], [hole])),
+        _encode(client.bytes_request([small] * 40, [small] * 40)),
+    ]
+
+
+def request_mix(setting):
+    """The list of `(label, body, expected status, small?)` every client cycles through."""
+    sizes = {"small": 64, "medium": 256, "large": 1024}
+    if setting == "tiny":
+        sizes = {"small": 32, "medium": 64, "large": 128}
+    valid = [
+        ("small", "json", 0),
+        ("small", "png", 1),
+        ("medium", "json", 2),
+        ("small", "json", 3),
+        ("medium", "png", 4),
+        ("small", "png", 5),
+        ("large", "png", 6),
+        ("small", "json", 7),
+        ("medium", "png", 8),
+        ("small", "png", 9),
+    ]
+    mix = [
+        (f"{kind} {sizes[name]}", request_body(kind, sizes[name], seed), 200, name == "small")
+        for name, kind, seed in valid
+    ]
+    oversize = oversize_bodies()
+    mix_20 = mix + mix[:9] + [("oversize pixels", oversize[0], 413, False)]
+    mix_20[9] = ("oversize batch", oversize[1], 413, False)
+    return mix_20
 
 
 class Client(threading.Thread):
-    """Sends requests back to back on one keep-alive connection until `stop_at`."""
+    """Sends its mix back to back on one keep-alive connection until `stop_at`."""
 
-    def __init__(self, index, port, path, bodies, size, start_at, stop_at):
+    def __init__(self, index, port, path, mix, start_at, stop_at):
         super().__init__(name=f"client-{index}", daemon=True)
-        self.port, self.path, self.bodies, self.size = port, path, bodies, size
+        self.port, self.path, self.mix = port, path, mix
         self.index, self.start_at, self.stop_at = index, start_at, stop_at
-        self.latencies, self.errors, self.late = [], {}, 0
+        self.latencies, self.small, self.statuses, self.errors, self.late = [], [], {}, {}, 0
 
-    def _error(self, kind):
-        self.errors[kind] = self.errors.get(kind, 0) + 1
+    def _count(self, table, key):
+        table[key] = table.get(key, 0) + 1
 
     def run(self):
         connection = None
@@ -120,61 +188,101 @@ class Client(threading.Thread):
         while time.monotonic() < self.start_at:
             time.sleep(0.001)
         while time.monotonic() < self.stop_at:
-            body = self.bodies[(self.index + sent) % len(self.bodies)]
+            label, body, expected, small = self.mix[(self.index * 3 + sent) % len(self.mix)]
             sent += 1
             if connection is None:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
             began = time.monotonic()
             try:
                 connection.request("POST", self.path, body, {"Content-Type": "application/json"})
                 answer = connection.getresponse()
                 data = answer.read()
             except (OSError, http.client.HTTPException) as error:
-                self._error(type(error).__name__)
+                self._count(self.errors, f"{label}: {type(error).__name__}")
                 connection.close()
                 connection = None
                 continue
             ended = time.monotonic()
-            if answer.status != 200:
-                self._error(f"HTTP {answer.status}")
-            elif not self._well_formed(data, first=sent == 1):
-                self._error("malformed answer")
-            elif ended <= self.stop_at:
-                self.latencies.append(ended - began)
-            else:
+            self._count(self.statuses, str(answer.status))
+            if answer.status != expected:
+                self._count(self.errors, f"{label}: HTTP {answer.status}")
+            elif expected == 200 and not data.startswith(b'{"predictions":['):
+                self._count(self.errors, f"{label}: malformed answer")
+            elif ended > self.stop_at:
                 self.late += 1  # completed after the window: not counted
+            elif expected == 200:
+                self.latencies.append(ended - began)
+                if small:
+                    self.small.append(ended - began)
             if answer.will_close:
                 connection.close()
                 connection = None
         if connection is not None:
             connection.close()
 
-    def _well_formed(self, data, first):
-        if not data.startswith(b'{"predictions":[[['):
-            return False
-        if first:  # a full check once per client; the others only look at the start
-            pixels = np.asarray(json.loads(data)["predictions"])
-            return pixels.shape == (1, self.size, self.size, 3)
-        return True
+
+class MemorySampler(threading.Thread):
+    """Samples the server's RSS (all its processes) every `interval` s; keeps the peak."""
+
+    def __init__(self, server, interval=0.25):
+        super().__init__(daemon=True)
+        self.server, self.interval = server, interval
+        self.peak, self.stop = 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, self.server.rss())
+            self.stop.wait(self.interval)
 
 
-def run_load(port, model_name, bodies, size, clients, seconds):
+def run_load(port, model_name, mix, clients, seconds):
+    """`(threads)` after `clients` clients sent `mix` for `seconds` seconds."""
     path = f"/v1/models/{model_name}:predict"
     start_at = time.monotonic() + 0.2
     threads = [
-        Client(index, port, path, bodies, size, start_at, start_at + seconds)
-        for index in range(clients)
+        Client(index, port, path, mix, start_at, start_at + seconds) for index in range(clients)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(seconds + 300)
-    latencies = np.array([value for thread in threads for value in thread.latencies])
-    errors = {}
+        thread.join(seconds + 600)
+    return threads
+
+
+def alone(port, model_name, mix, count):
+    """Latencies of `count` small requests sent one after another by a single client."""
+    small = [body for _, body, _, is_small in mix if is_small]
+    latencies = []
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        for index in range(count):
+            began = time.monotonic()
+            connection.request(
+                "POST",
+                f"/v1/models/{model_name}:predict",
+                small[index % len(small)],
+                {"Content-Type": "application/json"},
+            )
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"a small request alone got HTTP {answer.status}")
+            latencies.append(time.monotonic() - began)
+    finally:
+        connection.close()
+    return np.array(latencies)
+
+
+def _merged(threads, field):
+    merged = {}
     for thread in threads:
-        for kind, count in thread.errors.items():
-            errors[kind] = errors.get(kind, 0) + count
-    return latencies, errors, sum(thread.late for thread in threads)
+        for key, count in getattr(thread, field).items():
+            merged[key] = merged.get(key, 0) + count
+    return dict(sorted(merged.items()))
+
+
+def _ms(values, percentile):
+    return round(float(np.percentile(values, percentile)) * 1000.0, 1) if len(values) else None
 
 
 def warm_up(port, model_name, body):
@@ -193,20 +301,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     level = parser.add_mutually_exclusive_group()
     level.add_argument("--tiny", action="store_true", help="2 clients, 3 s, tiny model (tests)")
-    level.add_argument("--quick", action="store_true", help="8 clients, 15 s")
+    level.add_argument("--quick", action="store_true", help="16 clients, 20 s")
     parser.add_argument("--model-dir", help="serve this export (<base>/<name>) instead")
     parser.add_argument("--clients", type=int, help="concurrent clients")
     parser.add_argument("--seconds", type=float, help="length of the measured window")
-    parser.add_argument("--image-size", type=int, help="side of the square request images")
     args = parser.parse_args(argv)
     setting = "tiny" if args.tiny else "quick" if args.quick else "full"
     config = dict(SETTINGS[setting])
-    for key in ("clients", "seconds", "image_size"):
+    for key in ("clients", "seconds"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
 
     from keras_inpaint.serving.local_server import LocalServer
+    from keras_inpaint.serving.memory import default_workers
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="serving-load-") as scratch:
         if args.model_dir:
             model_dir = Path(args.model_dir)
@@ -214,20 +323,29 @@ def main(argv=None):
         else:
             log(f"exporting the {setting} model ...")
             model_dir, description = export_model(setting, Path(scratch) / "exports")
-        bodies = request_bodies(DISTINCT_REQUESTS, config["image_size"])
+        mix = request_mix(setting)
         log("starting keras-inpaint serve on 127.0.0.1 ...")
         with LocalServer([model_dir], log_path=Path(scratch) / "server.log") as server:
-            warm_up(server.port, model_dir.name, bodies[0])
+            for _, body, expected, _ in mix[:10]:  # every valid request once
+                if expected == 200:
+                    warm_up(server.port, model_dir.name, body)
+            rss_start = server.rss()
+            log(f"{config['alone']} small requests alone ...")
+            small_alone = alone(server.port, model_dir.name, mix, config["alone"])
             log(f"{config['clients']} clients for {config['seconds']:g} s ...")
-            latencies, errors, late = run_load(
-                server.port,
-                model_dir.name,
-                bodies,
-                config["image_size"],
-                config["clients"],
-                config["seconds"],
+            sampler = MemorySampler(server)
+            sampler.start()
+            threads = run_load(
+                server.port, model_dir.name, mix, config["clients"], config["seconds"]
             )
-    milliseconds = latencies * 1000.0
+            sampler.stop.set()
+            sampler.join()
+            time.sleep(SETTLE_SECONDS)
+            rss_after = server.rss()
+    latencies = np.array([value for thread in threads for value in thread.latencies])
+    small_load = np.array([value for thread in threads for value in thread.small])
+    errors = _merged(threads, "errors")
+    p50_alone, p99_load = _ms(small_alone, 50), _ms(small_load, 99)
     result = {
         "benchmark": "serving_load",
         "setting": setting,
@@ -235,16 +353,31 @@ def main(argv=None):
         "seconds": config["seconds"],
         "requests": int(len(latencies)),
         "requests_per_s": round(len(latencies) / config["seconds"], 2),
-        "p50_ms": round(float(np.percentile(milliseconds, 50)), 1) if len(latencies) else None,
-        "p99_ms": round(float(np.percentile(milliseconds, 99)), 1) if len(latencies) else None,
+        "p50_ms": _ms(latencies, 50),
+        "p99_ms": _ms(latencies, 99),
         "errors": int(sum(errors.values())),
         "error_kinds": errors,
-        "completed_after_window": late,
+        "statuses": _merged(threads, "statuses"),
+        "completed_after_window": sum(thread.late for thread in threads),
+        "small_alone_p50_ms": p50_alone,
+        "small_alone_p99_ms": _ms(small_alone, 99),
+        "small_load_p50_ms": _ms(small_load, 50),
+        "small_load_p99_ms": p99_load,
+        "small_p99_load_vs_p50_alone": (
+            round(p99_load / p50_alone, 2) if p50_alone and p99_load else None
+        ),
+        "p99_target_ratio": P99_TARGET_RATIO,
+        "rss_start_mb": round(rss_start / 2**20, 1),
+        "rss_peak_mb": round(max(sampler.peak, rss_start) / 2**20, 1),
+        "rss_after_mb": round(rss_after / 2**20, 1),
+        "rss_after_vs_start": round(rss_after / rss_start, 3) if rss_start else None,
+        "rss_target_ratio": RSS_TARGET_RATIO,
         "model": description,
-        "image_size": config["image_size"],
-        "hole": "one square box of a quarter of the side",
-        "request_bytes": int(np.mean([len(body) for body in bodies])),
-        "server": "keras-inpaint serve, 1 inference worker, on 127.0.0.1",
+        "mix": [label for label, _, _, _ in mix],
+        "server": "keras-inpaint serve, default workers and limits, on 127.0.0.1",
+        "workers": default_workers(1),
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
     }

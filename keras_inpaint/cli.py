@@ -74,17 +74,37 @@ def _train(args):
 
 
 def _export(args):
-    from keras_inpaint.export import check_model_name, export_name, export_saved_model
+    from keras_inpaint.export import (
+        check_model_name,
+        export_name,
+        export_saved_model,
+        numbered_versions,
+    )
     from keras_inpaint.inference import load_model
 
     name = check_model_name(args.name) if args.name is not None else export_name(args.source)
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
     model = load_model(args.source)
     print(f"exporting {args.source} as {name} under {args.base} ...", file=sys.stderr)
+    earlier = numbered_versions(Path(args.base) / name)
     path = export_saved_model(
         model, args.base, name=name, version=args.version, max_side=args.max_side
     )
+    if earlier:
+        # Exporting the same source twice is easy to do by accident; never do it silently.
+        print(_earlier_versions_note(path, earlier), file=sys.stderr)
     print(path)
+
+
+def _earlier_versions_note(path, earlier):
+    """The stderr line saying a new version was written beside earlier ones."""
+    listed = ", ".join(str(version) for version in earlier)
+    plural = "s" * (len(earlier) > 1)
+    return (
+        f"wrote new version {path.name} ({path}); version{plural} {listed} already "
+        f"existed under {path.parent} and {'are' if plural else 'is'} kept (TF Serving "
+        "serves the highest); delete a version folder you do not want."
+    )
 
 
 def _inpaint(args):
@@ -127,6 +147,10 @@ def _serve(args):
         request_read_timeout=args.request_read_timeout,
         max_header_bytes=args.max_header_bytes,
         max_connections=args.max_connections,
+        workers=args.workers,
+        max_batch=args.max_batch_size,
+        max_pixels=args.max_pixels,
+        max_queue=args.max_queue,
     )
 
 
@@ -437,7 +461,8 @@ def build_parser():
         "--timeout",
         type=float,
         default=120.0,
-        help="seconds a request may take before HTTP 504 (default %(default)s)",
+        help="seconds from a request's arrival to HTTP 504; a worker still running it "
+        "is replaced (default %(default)s)",
     )
     serve.add_argument(
         "--request-read-timeout",
@@ -457,6 +482,33 @@ def build_parser():
         type=int,
         default=1000,
         help="open connections at most; more get HTTP 503 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="inference worker processes per model (default: one per core, as many as "
+        "memory holds at 2 GiB each, at most 4 in all)",
+    )
+    serve.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=32,
+        help="images per request at most; more get HTTP 413 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-pixels",
+        type=int,
+        default=2048 * 2048,
+        help="pixels per request at most (height x width summed over its images, read "
+        "from the file headers for PNG/JPEG); more get HTTP 413 (default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-queue",
+        type=int,
+        default=64,
+        help="requests per model that may wait for a worker; more get HTTP 503 with "
+        "Retry-After (default %(default)s)",
     )
     serve.set_defaults(handler=_serve)
 

@@ -14,6 +14,8 @@ matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_inpaint.output_files import atomic_output  # noqa: E402
+
 HOLE_COLOUR = np.array([255, 0, 255], np.uint8)
 
 
@@ -38,7 +40,7 @@ def comparison_sheet(pairs, methods, path, scores=None, metric="hole_psnr"):
     Args:
         pairs: the `Pair`s to show, one row each.
         methods: dict name -> uint8 method, as for `evaluate_pairs`.
-        path: output PNG path.
+        path: output PNG path, written atomically (`keras_inpaint.output_files`).
         scores: optional report rows; each tile is then titled with `metric`.
         metric: the metric shown in tile titles.
     """
@@ -66,7 +68,10 @@ def comparison_sheet(pairs, methods, path, scores=None, metric="hole_psnr"):
             axis.set_title(label, fontsize=8)
         axes[row][0].set_ylabel(pair.name, fontsize=8)
     figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    try:
+        # Atomic, so a failed save never leaves a half-written sheet in place of the last one.
+        with atomic_output(path) as partial:
+            figure.savefig(partial, dpi=100, format="png")
+    finally:
+        plt.close(figure)
     return Path(path)

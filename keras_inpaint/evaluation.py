@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from keras_inpaint import images
 from keras_inpaint.metrics import image_quality, image_quality_metrics
+from keras_inpaint.output_files import atomic_output, write_text
 
 METRICS = ("psnr", "ssim", "l1", "l2", "hole_psnr", "hole_ssim", "hole_l1", "hole_l2")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -86,6 +87,12 @@ def _read(path, channels):
     return read_image_file(path, channels)
 
 
+def _read_mask(path):
+    from keras_inpaint.inference import read_mask_file
+
+    return read_mask_file(path)
+
+
 def _images_by_stem(folder):
     files = {}
     for path in sorted(folder.iterdir()):
@@ -105,8 +112,9 @@ def load_pairs(folder):
 
     Masks must have their image's size (no silent resize: a resized mask
     would score a different hole); images of different sizes are fine. Mask
-    files follow `keras_inpaint.images.hole_from_mask_file` (white on black,
-    or 0/1 values). Files with other extensions (.png, .jpg, .jpeg, .bmp are
+    files follow `keras_inpaint.images.decode_mask_file` (bright on black,
+    or 0/1 values, 8 or 16 bits); images and masks are turned upright by
+    their EXIF orientation. Files with other extensions (.png, .jpg, .jpeg, .bmp are
     read) are ignored; an unreadable image is an error naming the file.
     """
     folder = Path(folder)
@@ -134,7 +142,7 @@ def load_pairs(folder):
                 f"{image_path} has no mask: expected {mask_dir / stem}.png (or .jpg/.bmp)"
             )
         image = _read(image_path, 3)
-        mask = images.hole_from_mask_file(_read(mask_files[stem], 1))
+        mask = _read_mask(mask_files[stem])
         if mask.shape[:2] != image.shape[:2]:
             raise ValueError(
                 f"{mask_files[stem]} is {mask.shape[1]}x{mask.shape[0]} but {image_path} is "
@@ -258,13 +266,15 @@ def format_summary(report):
 
 
 def write_report(report, json_path=None, csv_path=None):
-    """Write the report as JSON (summary, buckets, rows) and/or per-image CSV rows."""
+    """Write the report as JSON (summary, buckets, rows) and/or per-image CSV rows.
+
+    Each file is written atomically (`keras_inpaint.output_files`): a failure
+    half-way leaves an earlier file of that name as it was.
+    """
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_path).write_text(json.dumps(report, indent=2) + "\n")
+        write_text(json_path, json.dumps(report, indent=2) + "\n")
     if csv_path:
-        Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(csv_path, "w", newline="") as handle:
+        with atomic_output(csv_path) as partial, open(partial, "x", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["image", "method", "hole_ratio", *METRICS])
             writer.writeheader()
             writer.writerows(report["rows"])

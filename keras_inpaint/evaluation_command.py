@@ -98,8 +98,37 @@ def _methods(args):
     return methods
 
 
+def _input_paths(args):
+    """The files and folders evaluate reads, by option, for the output checks."""
+    inputs = [("--pairs", args.pairs), ("--photos", args.photos), ("--files", args.files)]
+    if args.tfds and str(args.masks).endswith(".json"):
+        inputs.append(("--masks", args.masks))
+    if args.data and Path(args.data).is_file():
+        inputs.append(("--data", args.data))
+    # A .keras file is read whole; a run or export folder only in known places.
+    inputs += [("--model", path) for path in args.model if Path(path).is_file()]
+    return [(what, path) for what, path in inputs if path is not None]
+
+
+def _check_outputs(args):
+    """Refuse --json / --csv / --sheet paths that are an input or each other, or unwritable.
+
+    Checked before any image is read or model loaded, so a bad path costs nothing.
+    """
+    from keras_inpaint.output_files import check_output
+
+    inputs = _input_paths(args)
+    for option in ("--json", "--csv", "--sheet"):
+        path = getattr(args, option[2:])
+        if path:
+            check_output(path, inputs, option=option)
+            # Two outputs in one file would leave only the last one written.
+            inputs.append((option, path))
+
+
 def run_evaluation(args):
     """Evaluate, print the summary (and buckets), write the requested files."""
+    _check_outputs(args)
     pairs = _pairs(args)
     if all(pair.hole_ratio == 0 for pair in pairs):
         raise ValueError(

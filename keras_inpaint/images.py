@@ -16,9 +16,16 @@ The rules for arrays given to the Python API (`keras_inpaint.inference.Predictor
 - **Masks** are `(batch, height, width, 1)`: a pixel is a hole where the mask is
   nonzero, whatever the dtype (0/1, 0/255, bool, float), so 0/1 and 0/255 masks
   give the same hole. NaN or infinite values are refused.
-- **Mask files** (PNG/JPEG/BMP) are white on black: a hole where the brightest
-  channel is above 127 (robust to JPEG noise); a file whose values are all 0 or
-  1 is a 0/1 mask, with a hole where it is 1 (`hole_from_mask_file`).
+- **Mask files** (PNG/JPEG/BMP/GIF, 8 or 16 bits) are bright strokes on black,
+  read by one decoder everywhere (`decode_mask_file`): a pixel is bright where
+  its brightest colour channel (so red strokes count) is above half the file's
+  maximum (127 of 255, 32767 of 65535; robust to JPEG noise), or, in a file
+  whose colour values are all 0 or 1, where it is 1. Alpha counts when it
+  varies: then transparent pixels are never a hole and the painted (opaque)
+  ones are, all of them, or only the bright ones when some are bright (see
+  `hole_from_pixels`).
+- **Photo orientation**: image and mask files are turned upright by their
+  EXIF orientation, as viewers show them (`decode_image_file`).
 
 Example:
     >>> import numpy as np
@@ -32,6 +39,8 @@ Example:
 
 import numpy as np
 import tensorflow as tf
+
+from keras_inpaint.exif import exif_orientation, read_bytes, upright
 
 
 def uint8_to_model(image):
@@ -55,13 +64,52 @@ def binarize_mask(mask):
     return tf.cast(hole, tf.float32)
 
 
-def hole_from_mask_file(pixels):
-    """Decoded mask-file pixels `(..., C)` uint8 -> uint8 `(..., 1)` with 1 = hole.
+def hole_from_pixels(pixels, maximum, alpha=True):
+    """Mask-file pixels `(..., C)` -> uint8 `(..., 1)` with 1 = hole: the mask-file rule.
 
-    White on black: a hole where the brightest colour channel is above 127, so
-    JPEG noise around the edges does not move the hole. A file whose values are
-    all 0 or 1 is a 0/1 mask: a hole where it is 1 (such a file looks black but
-    is not empty). The same rule as `keras_inpaint.data.masks.load_mask_file`.
+    TensorFlow ops (eager, `tf.data` and exported graphs alike). `maximum` is
+    the file's largest value (255 for 8 bits, 65535 for 16 bits).
+
+    - Colour: a pixel is bright where its brightest colour channel (gray, or
+      the largest of R, G, B) is above `maximum // 2`; when every colour value
+      is 0 or 1 the file is a 0/1 mask (it looks black) and 1 is bright.
+    - Alpha (the last of 2 or 4 channels, when `alpha` is true) counts when it
+      varies, i.e. some pixels are opaque (alpha above `maximum // 2`) and some
+      are not: strokes painted on a transparent layer. Transparent pixels are
+      then never a hole, whatever colour hides under them, and the painted
+      pixels are the hole: all of them (black or any colour), or only the
+      bright ones when some painted pixels are bright (a white-on-black mask
+      with transparent parts). Uniform alpha (all opaque, or all transparent
+      as some programs write it) leaves the colour alone to decide.
+
+    Example:
+        >>> black, white, clear = [0, 0, 0, 255], [255, 255, 255, 255], [0, 0, 0, 0]
+        >>> hole_from_pixels(tf.constant([[black, clear]]), 255)[..., 0].numpy().tolist()
+        [[1, 0]]
+        >>> hole_from_pixels(tf.constant([[black, white, clear]]), 255)[..., 0].numpy().tolist()
+        [[0, 1, 0]]
+    """
+    pixels = tf.cast(pixels, tf.int32)
+    maximum = tf.cast(maximum, tf.int32)
+    channels = tf.shape(pixels)[-1]
+    has_alpha = tf.logical_and(alpha, tf.logical_or(tf.equal(channels, 2), tf.equal(channels, 4)))
+    colour = pixels[..., : tf.where(has_alpha, channels - 1, channels)]
+    level = tf.reduce_max(colour, axis=-1)
+    half = maximum // 2
+    zero_one = tf.reduce_max(level) <= 1
+    bright = level > tf.where(zero_one, 0, half)
+    opaque = tf.cond(has_alpha, lambda: pixels[..., -1] > half, lambda: tf.ones_like(bright))
+    alpha_varies = tf.logical_and(tf.reduce_any(opaque), tf.reduce_any(~opaque))
+    painted_bright = tf.reduce_any(opaque & bright)
+    hole = tf.where(alpha_varies, opaque & (bright | ~painted_bright), bright)
+    return tf.cast(hole[..., None], tf.uint8)
+
+
+def hole_from_mask_file(pixels):
+    """Decoded mask-file pixels `(..., C)` (uint8 or uint16) -> uint8 `(..., 1)` with 1 = hole.
+
+    The numpy face of `hole_from_pixels` (the rule every entry point uses);
+    the file's maximum comes from the dtype: 65535 for uint16, else 255.
 
     Example:
         >>> import numpy as np
@@ -69,13 +117,58 @@ def hole_from_mask_file(pixels):
         [[0, 1]]
         >>> hole_from_mask_file(np.array([[[0], [1]]], np.uint8))[..., 0].tolist()
         [[0, 1]]
+        >>> hole_from_mask_file(np.array([[[0, 0, 0], [200, 0, 0]]], np.uint8))[..., 0].tolist()
+        [[0, 1]]
     """
     pixels = np.asarray(pixels)
-    # Alpha (the 2nd or 4th channel) says nothing about the hole.
-    colour = pixels[..., :1] if pixels.shape[-1] <= 2 else pixels[..., :3]
-    level = colour.max(axis=-1, keepdims=True)
-    threshold = 0 if level.size and int(level.max()) <= 1 else 127
-    return (level > threshold).astype(np.uint8)
+    maximum = 65535 if pixels.dtype == np.uint16 else 255
+    return hole_from_pixels(tf.constant(pixels.astype(np.int32)), maximum).numpy()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def decode_image_file(encoded, channels=3):
+    """Encoded PNG/JPEG/BMP/GIF bytes -> uint8 `(H, W, channels)`, upright by EXIF orientation.
+
+    TensorFlow ops: the same decode eagerly, in training pipelines and in
+    exported signatures. Decoder errors are `tf.errors.InvalidArgumentError`.
+
+    Example:
+        >>> decode_image_file(tf.io.encode_png(tf.zeros((2, 3, 3), tf.uint8))).shape
+        TensorShape([2, 3, 3])
+    """
+    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    orientation = exif_orientation(encoded)
+    # Most files are upright: they skip the (copying) turn.
+    return tf.cond(orientation == 1, lambda: image, lambda: upright(image, orientation))
+
+
+def decode_mask_file(encoded):
+    """Encoded mask file bytes -> uint8 `(H, W, 1)`, 1 = hole: the one mask-file decoder.
+
+    Every channel is read at the file's own depth (16-bit PNGs as 16 bits)
+    and judged by `hole_from_pixels`; the mask is turned upright by its EXIF
+    orientation like its image. TensorFlow ops (eager, `tf.data`, exported
+    graphs); decoder errors are `tf.errors.InvalidArgumentError`.
+
+    Example:
+        >>> red = tf.constant([[[0, 0, 0], [255, 0, 0]]], tf.uint8)
+        >>> decode_mask_file(tf.io.encode_png(red))[..., 0].numpy().tolist()
+        [[0, 1]]
+    """
+    read = read_bytes(encoded)
+    is_png = tf.strings.substr(encoded, 0, 8) == _PNG_SIGNATURE
+    # A PNG's bit depth is the byte after IHDR's width and height.
+    sixteen_bits = is_png & (read(tf.constant(24, tf.int64)) == 16)
+    pixels = tf.cond(
+        sixteen_bits,
+        lambda: tf.cast(tf.io.decode_png(encoded, dtype=tf.uint16), tf.int32),
+        lambda: tf.cast(tf.io.decode_image(encoded, expand_animations=False), tf.int32),
+    )
+    is_jpeg = tf.reduce_all(read(tf.range(2, dtype=tf.int64)) == (0xFF, 0xD8))
+    hole = hole_from_pixels(pixels, tf.where(sixteen_bits, 65535, 255), alpha=~is_jpeg)
+    return upright(hole, exif_orientation(encoded))
 
 
 def _values(array):

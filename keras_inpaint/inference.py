@@ -11,12 +11,15 @@ Example:
     ...               "photo.png", "hole.png", "filled.png")   # doctest: +SKIP
 """
 
+import logging
 import re
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import tensorflow as tf
 
 from keras_inpaint import images
@@ -24,17 +27,30 @@ from keras_inpaint.export import (
     DEFAULT_MAX_SIDE,
     SIGNATURE,
     SizeRule,
+    export_max_side,
     load_inpainter,
     serving_function,
 )
+from keras_inpaint.output_files import check_output, write_bytes
 from keras_inpaint.postprocess import poisson_blend
 from keras_inpaint.serving.rest_protocol import op_error_message
+
+logger = logging.getLogger(__name__)
+
+NO_HOLE_WARNING = (
+    "warning: the mask {path} has no hole (no pixel bright on black, none painted on a "
+    "transparent layer), so the output is the image unchanged; paint the hole white (or any "
+    "bright colour) on black"
+)
 
 MODEL_FORMS = "an export version folder (<base>/<name>/<version>), a .keras file or a run directory"
 
 
 def read_image_file(path, channels):
-    """Decode a PNG/JPEG/BMP/GIF file to uint8 `(H, W, channels)`, with clear errors.
+    """Decode a PNG/JPEG/BMP/GIF file to uint8 `(H, W, channels)`, upright, with clear errors.
+
+    A photo is turned as its EXIF orientation says, as viewers show it
+    (`keras_inpaint.images.decode_image_file`).
 
     Example:
         >>> read_image_file("no_such.png", 3)
@@ -42,17 +58,35 @@ def read_image_file(path, channels):
         ...
         FileNotFoundError: image file no_such.png does not exist; give the path of a PNG, JPEG, BMP or GIF file.
     """  # noqa: E501
+    return _decode_file(path, lambda data: images.decode_image_file(data, channels))
+
+
+def read_mask_file(path):
+    """Decode a mask file to uint8 `(H, W, 1)`, 1 = hole, upright, with clear errors.
+
+    The one mask-file rule, `keras_inpaint.images.decode_mask_file`: bright
+    (any colour) on black, 8 or 16 bits, 0/1 files, strokes painted on a
+    transparent layer.
+
+    Example:
+        >>> read_mask_file("no_such.png")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: mask file no_such.png does not exist; give the path of a PNG, JPEG, BMP or GIF file.
+    """  # noqa: E501
+    return _decode_file(path, images.decode_mask_file, "mask")
+
+
+def _decode_file(path, decode, what="image"):
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder; give the path of a PNG, JPEG, BMP or GIF file.")
     if not path.is_file():
         raise FileNotFoundError(
-            f"image file {path} does not exist; give the path of a PNG, JPEG, BMP or GIF file."
+            f"{what} file {path} does not exist; give the path of a PNG, JPEG, BMP or GIF file."
         )
     try:
-        return tf.io.decode_image(
-            path.read_bytes(), channels=channels, expand_animations=False
-        ).numpy()
+        return decode(path.read_bytes()).numpy()
     except tf.errors.InvalidArgumentError as error:
         raise ValueError(
             f"{path} is not a readable image ({op_error_message(error).rstrip('.')}): the file "
@@ -200,28 +234,88 @@ class Predictor:
         return result["inpainted"].numpy()
 
 
-def inpaint_files(model_path, image_path, mask_path, out_path, blend=False):
-    """Read an image and a mask file (white = hole), inpaint, write a PNG; returns the pixels.
+def _model_max_side(model_path):
+    """`(max_side, what sets it)` of `Predictor(model_path)`, known without loading it.
 
-    The mask file rule is `keras_inpaint.images.hole_from_mask_file` (white on
-    black, or a 0/1 file). The output is always PNG, so `out_path` must end in
-    `.png`. `blend=True` adds Poisson blending of the filled region into its
-    surroundings (GLCIC's post-processing, `keras_inpaint.postprocess`).
+    max_side is None for an export that does not record its own (older releases).
     """
-    out_path = Path(out_path)
+    path = Path(model_path)
+    if (path / "saved_model.pb").is_file():
+        return export_max_side(path), "export option max_side"
+    return DEFAULT_MAX_SIDE, "the default max_side; an export of it can take more"
+
+
+def _check_image_side(image_path, max_side, where):
+    """Refuse an image over `max_side` on a side from its header, before decoding its pixels.
+
+    `where` names the setting, in the words of the export's own check.
+    """
+    if max_side is None:
+        return
+    try:
+        # Over 89 million pixels PIL warns on stderr; the limit below decides instead.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+            with PIL.Image.open(image_path) as picture:
+                width, height = picture.size
+    except PIL.Image.DecompressionBombError as error:
+        raise ValueError(
+            f"{image_path} is far too large ({error}): this model takes images of at most "
+            f"{max_side} px on a side ({where}); crop or downscale the image and its mask."
+        ) from None
+    except (OSError, ValueError, SyntaxError):
+        # Not an image PIL reads: the decoder's own message comes next.
+        return
+    if max(width, height) > max_side:
+        raise ValueError(
+            f"{image_path} is {width}x{height} (width x height): this model takes images of "
+            f"at most {max_side} px on a side ({where}); crop or downscale the image and its mask."
+        )
+
+
+def _check_files(model_path, image_path, mask_path, out_path):
+    """Every check that needs no decoded pixels and no model, so they fail at once."""
     if out_path.suffix.lower() != ".png":
         raise ValueError(
             f"the output {out_path} would hold PNG data; name it with a .png extension."
         )
     if out_path.is_dir():
         raise ValueError(f"the output {out_path} is a folder; give a file name ending in .png.")
+    check_output(out_path, {"the image": image_path, "the mask": mask_path}, "the output")
+    if Path(image_path).is_file() and not Path(mask_path).exists():
+        raise FileNotFoundError(
+            f"mask file {mask_path} does not exist; give the path of a PNG, JPEG, BMP or GIF "
+            "file, white where the image is to be filled."
+        )
+    _check_image_side(image_path, *_model_max_side(model_path))
+
+
+def inpaint_files(model_path, image_path, mask_path, out_path, blend=False):
+    """Read an image and a mask file (white = hole), inpaint, write a PNG; returns the pixels.
+
+    The mask file rule is `keras_inpaint.images.decode_mask_file` (bright on
+    black, or a 0/1 file; a mask without a hole logs a warning). Both files
+    are turned upright by their EXIF orientation. The output is always PNG,
+    so `out_path` must end in `.png`. `blend=True` adds Poisson blending of
+    the filled region into its surroundings (GLCIC's post-processing,
+    `keras_inpaint.postprocess`).
+
+    Before any pixel is decoded or the model loads, the output is checked
+    (not the image or the mask, also through links; its folder writable) and
+    the image's header against the model's `max_side`. The PNG is written
+    atomically (`keras_inpaint.output_files`): a failure leaves an earlier
+    `out_path` as it was.
+    """
+    out_path = Path(out_path)
+    _check_files(model_path, image_path, mask_path, out_path)
     image = read_image_file(image_path, channels=3)
-    hole = images.hole_from_mask_file(read_image_file(mask_path, channels=1))
+    hole = read_mask_file(mask_path)
+    if not hole.any():
+        logger.warning(NO_HOLE_WARNING.format(path=mask_path))
     # Checked before the model loads, so a wrong mask fails at once.
     images.check_image_and_mask(image[None], hole[None], where=f"{image_path} and {mask_path}")
     inpainted = Predictor(model_path)(image[None], hole[None])[0]
     if blend:
         inpainted = poisson_blend(image, inpainted, hole)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_bytes(tf.io.encode_png(inpainted).numpy())
+    write_bytes(out_path, tf.io.encode_png(inpainted).numpy())
     return inpainted

@@ -4,7 +4,7 @@ TensorFlow's C++ libraries write some lines before their logging is set up
 (`WARNING: All log messages before absl::InitializeLog() is called ...`, the
 oneDNN notice, "Could not find cuda drivers"), and some at ERROR level
 while they work (`failed call to cuInit` on a machine without a GPU
-driver, GLCIC's oneDNN DT_INT64 notice, PEPSI's remapper failure; see
+driver, oneDNN's DT_INT64 and DT_UINT8 notices, PEPSI's remapper failure; see
 models/pepsi/README.md), so neither `TF_CPP_MIN_LOG_LEVEL=2` nor any Python
 hook stops them, and a higher level or `TF_ENABLE_ONEDNN_OPTS=0` would hide
 real errors or change the numerics.
@@ -45,7 +45,7 @@ _LOGGED = (
     # 303 is what TensorFlow's CUDA stub answers when it finds no driver library at all;
     # a real driver failure (another code) shows.
     (rb"cuda_platform\.cc", rb"failed call to cuInit: .*UNKNOWN ERROR \(303\)"),
-    (rb"util\.cc", rb"oneDNN supports DT_INT64 only on platforms with AVX-512\. "),
+    (rb"util\.cc", rb"oneDNN supports DT_(?:INT64|UINT8) only on platforms with AVX-512\. "),
     (
         rb"meta_optimizer\.cc",
         rb"remapper failed: INVALID_ARGUMENT: Mutation::Apply error: "

@@ -5,6 +5,7 @@ through conftest.py).
 """
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inpaint.data import masks
+
+# What TensorFlow's C++ logging looks like on stderr: none of it may reach a user of the
+# command line (tests/test_cli_quiet.py, and every documented command in tests/test_docs.py).
+TENSORFLOW_NOISE = re.compile(
+    r"E0000|W0000|I0000|oneDNN|cuda|absl::InitializeLog|AVX", re.IGNORECASE
+)
 
 
 def random_batch(batch_size, size, seed=0, mask_fn=None):

@@ -22,6 +22,10 @@ the last value given) and `--no-export` unless a document reads its run's
 photo corpus (images/, train.txt, val.txt). The scratch folder also holds the
 files the docs' commands name (photo.png, hole.png, my_pairs/, my_photos/...)
 and links to the repository's data_pipelines/, docs/ and export.py.
+
+Bash blocks run without `TF_CPP_MIN_LOG_LEVEL`, as a user starts them, and
+their stderr must hold none of TensorFlow's C++ log lines: the command line
+keeps them off (tests/test_cli_quiet.py has the filter's own tests).
 """
 
 import json
@@ -36,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_case import write_photos
+from test_case import TENSORFLOW_NOISE, write_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [
@@ -175,6 +179,10 @@ def run_block(where, language, body, scratch, env):
         f"{where} failed (exit {completed.returncode}):\n{body}\n"
         f"stdout:\n{completed.stdout[-3000:]}\nstderr:\n{completed.stderr[-3000:]}"
     )
+    if language == "bash":
+        # The command line keeps TensorFlow's C++ log lines off stderr (tests/test_cli_quiet.py).
+        noisy = [line for line in completed.stderr.splitlines() if TENSORFLOW_NOISE.search(line)]
+        assert not noisy, f"{where}: TensorFlow's log lines reached stderr: {noisy[:3]}"
 
 
 @pytest.mark.slow
@@ -182,7 +190,9 @@ def test_every_block_runs_or_says_why_not(tmp_path, capsys):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     make_scratch(scratch)
-    env = dict(os.environ, PHOTOS=str(scratch / "photos"))
+    # As a user starts them: without TF_CPP_MIN_LOG_LEVEL, which hides what the CLI must hide.
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PHOTOS"] = str(scratch / "photos")
     counts = {"run": 0, "not run": 0, "text": 0, "json": 0}
     seconds = {}
     for document in DOCUMENTS:

@@ -6,12 +6,12 @@ Example:
 """
 
 import logging
-import os
 from pathlib import Path
 
 import keras
 
 from keras_inpaint.callbacks.divergence_guard import safe_to_save
+from keras_inpaint.output_files import atomic_output
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,5 @@ class AtomicCheckpoint(keras.callbacks.Callback):
                 self.path,
             )
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".partial-{self.path.name}")
-        self.model.save(partial)
-        os.replace(partial, self.path)
+        with atomic_output(self.path) as partial:
+            self.model.save(partial)

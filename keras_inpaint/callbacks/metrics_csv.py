@@ -1,4 +1,4 @@
-"""`metrics.csv` that a resumed run continues without duplicate or stale epochs.
+"""`metrics.csv`, one row per epoch, that a killed or resumed run never tears nor duplicates.
 
 Example:
     >>> from keras_inpaint.callbacks import MetricsCSV
@@ -6,23 +6,30 @@ Example:
 """
 
 import csv
-import os
 from pathlib import Path
 
 import keras
 
+from keras_inpaint.output_files import atomic_output
 
-class MetricsCSV(keras.callbacks.CSVLogger):
-    """`keras.callbacks.CSVLogger(path, append=True)` that first drops rows from `first_epoch` on.
+# Written where an epoch's logs lack a column the file has (as Keras' CSVLogger does).
+MISSING = "NA"
 
-    The `epoch` column counts from 1, as the progress lines and the sample
-    grids' file names do (Keras' own logger counts from 0).
+
+class MetricsCSV(keras.callbacks.Callback):
+    """Writes each epoch's logs as a row of `path`; the `epoch` column counts from 1.
+
+    Each epoch end rewrites the whole file to a temporary file and renames it
+    over `path`, so a kill mid-write leaves the previous complete file, and
+    writing an epoch's row again (a resumed run rebuilding its last epoch
+    end) replaces that row instead of adding a second one. The file is small:
+    one row per epoch.
 
     A run killed after writing an epoch's row but before backing it up, or a
     run that diverged (its last row holds NaN), is resumed from an earlier
-    epoch; the rows of the epochs it will run again are removed so each epoch
-    appears once. A file written before epochs were counted from 1 (its first
-    row is epoch 0) is renumbered then.
+    epoch; the rows of the epochs it will run again are removed when
+    training begins. A file written before epochs were counted from 1 (its
+    first row is epoch 0) is renumbered then.
 
     Args:
         path: the CSV file.
@@ -31,7 +38,7 @@ class MetricsCSV(keras.callbacks.CSVLogger):
     """
 
     def __init__(self, path, first_epoch=0):
-        super().__init__(str(path), append=True)
+        super().__init__()
         self.path = Path(path)
         self.first_epoch = first_epoch
         self._pruned = False
@@ -39,29 +46,53 @@ class MetricsCSV(keras.callbacks.CSVLogger):
     def on_train_begin(self, logs=None):
         if not self._pruned:
             self._pruned = True
-            self._drop_rows_from(self.first_epoch)
-        super().on_train_begin(logs)
+            header, rows = self.read()
+            if header:
+                self._write(header, [row for row in rows if int(row["epoch"]) <= self.first_epoch])
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch + 1, logs)
+        self.write_row(epoch + 1, logs or {})
 
-    def _drop_rows_from(self, first_epoch):
+    def write_row(self, epoch, logs):
+        """Put `logs` in the row of `epoch` (counted from 1), replacing that row and later ones."""
+        header, rows = self.read()
+        names = sorted(logs)
+        header = header or ["epoch"]
+        header += [name for name in names if name not in header]
+        row = {"epoch": str(epoch)}
+        row.update((name, _cell(logs[name])) for name in names)
+        kept = [old for old in rows if int(old["epoch"]) < epoch]
+        self._write(header, kept + [row])
+
+    def read(self):
+        """`(header, rows)` of the file, rows as dicts (`epoch` counted from 1); empty if none."""
         if not self.path.is_file():
-            return
+            return [], []
         with open(self.path, newline="") as handle:
-            rows = list(csv.reader(handle))
-        if not rows or "epoch" not in rows[0]:
-            return
-        column = rows[0].index("epoch")
+            table = list(csv.reader(handle))
+        if not table or "epoch" not in table[0]:
+            return [], []
+        header = table[0]
+        rows = [dict(zip(header, values, strict=False)) for values in table[1:] if values]
+        # A row torn by an older, appending release has no whole epoch number.
+        rows = [row for row in rows if row.get("epoch", "").isdigit()]
         # Files written before the column counted from 1 start at epoch 0.
-        shift = 1 if len(rows) > 1 and rows[1][column] == "0" else 0
-        renumbered = [
-            row[:column] + [str(int(row[column]) + shift)] + row[column + 1 :] for row in rows[1:]
-        ]
-        kept = [rows[0]] + [row for row in renumbered if int(row[column]) <= first_epoch]
-        if kept == rows:
-            return
-        partial = self.path.with_name(f".partial-{self.path.name}")
-        with open(partial, "w", newline="") as handle:
-            csv.writer(handle).writerows(kept)
-        os.replace(partial, self.path)
+        if rows and rows[0]["epoch"] == "0":
+            for row in rows:
+                row["epoch"] = str(int(row["epoch"]) + 1)
+        return header, rows
+
+    def _write(self, header, rows):
+        with atomic_output(self.path) as partial, open(partial, "x", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=header, restval=MISSING)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _cell(value):
+    """A log value as Keras' CSVLogger writes it: numbers as they are, sequences in brackets."""
+    if hasattr(value, "ndim") and value.ndim == 0:
+        return value.item()
+    if hasattr(value, "__len__") and not isinstance(value, str):
+        return f'"[{", ".join(map(str, value))}]"'
+    return value

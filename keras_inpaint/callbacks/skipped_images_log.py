@@ -7,23 +7,30 @@ Example:
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import keras
 
 from keras_inpaint.data.sources import SKIPPED_IMAGES
+from keras_inpaint.output_files import write_text
 
 logger = logging.getLogger(__name__)
 
 
 class SkippedImagesLog(keras.callbacks.Callback):
-    """Add `skipped_images` (skips during the epoch) to the epoch logs and keep a JSON record.
+    """Add `skipped_images` (distinct files skipped in the epoch) to the logs; keep a JSON record.
 
     Placed before `MetricsCSV` and `TensorBoard`, the count becomes a CSV
-    column and a TensorBoard scalar. The JSON file (written only once an
-    image was skipped) lists each skipped file with its reason and how often
-    it was met, the total and the count per epoch; a resumed run adds to it.
+    column and a TensorBoard scalar. A bad file is met on every pass over
+    the data, so the counts are of distinct files (or TFRecord records), not
+    of reads: 5 corrupt files make `skipped_images` 5 in each epoch, however
+    many passes it took.
+
+    The JSON file (written atomically, only once an image was skipped) lists
+    each skipped file with its reason, the epochs it was skipped in and how
+    many reads skipped it; `skipped_total` is the number of distinct files
+    and `per_epoch` the count of each epoch. A resumed run adds to it, and an
+    epoch run again after a kill counts its files once.
 
     Args:
         path: the JSON file, e.g. `<run>/data_warnings.json`.
@@ -45,29 +52,36 @@ class SkippedImagesLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         new = self.skipped.since(self._last)
         self._last = self.skipped.snapshot()
-        count = sum(new.values())
+        number = epoch + 1
+        first_seen = [item for item in new if item not in self.record["files"]]
+        for item, times in new.items():
+            self._add(item, times, number)
+        count = sum(number in entry.get("epochs", ()) for entry in self.record["files"].values())
         if logs is not None:
             logs["skipped_images"] = count
-        if not count:
+        if not new:
             return
-        self.record["skipped_total"] += count
-        self.record["per_epoch"][str(epoch + 1)] = count
-        for item, times in new.items():
-            entry = self.record["files"].setdefault(
-                item, {"times": 0, "reason": self.skipped.reasons.get(item, "")}
-            )
-            entry["times"] += times
+        self.record["per_epoch"][str(number)] = count
+        self.record["skipped_total"] = len(self.record["files"])
         self._write()
-        logger.warning(
-            "epoch %d: %d unreadable image(s) skipped (%d in this run); they are listed in %s.",
-            epoch + 1,
-            count,
-            self.record["skipped_total"],
-            self.path,
+        if first_seen:
+            logger.warning(
+                "epoch %d: %d unreadable image file(s) skipped (%d in this run); they are left "
+                "out of every pass and listed in %s.",
+                number,
+                len(first_seen),
+                self.record["skipped_total"],
+                self.path,
+            )
+
+    def _add(self, item, times, number):
+        entry = self.record["files"].setdefault(
+            item, {"times": 0, "reason": self.skipped.reasons.get(item, ""), "epochs": []}
         )
+        entry["times"] += times
+        epochs = entry.setdefault("epochs", [])
+        if number not in epochs:
+            epochs.append(number)
 
     def _write(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(f".partial-{self.path.name}")
-        partial.write_text(json.dumps(self.record, indent=2) + "\n")
-        os.replace(partial, self.path)
+        write_text(self.path, json.dumps(self.record, indent=2) + "\n")

@@ -14,6 +14,14 @@ out finite, and an epoch-end snapshot only when the weights and every logged
 loss (validation included) are finite. A SIGKILL during a save leaves a
 hidden `.partial-*` folder that the next run deletes.
 
+An epoch's end is committed by its snapshot: it is published before any
+other file of that epoch end is written (checkpoint, `metrics.csv` row,
+sample grid, TensorBoard scalars) and holds the epoch's logs, and
+`EpochEndDone` marks it done once they all are. A run killed in between
+resumes at the epoch's end and, finding no mark, writes those files again
+from the snapshot (`keras_inpaint.training.train`); the restored weights
+are the epoch-end ones, so they come out as they would have.
+
 Example:
     >>> from keras_inpaint.callbacks import TrainingBackup
     >>> backup = TrainingBackup("runs/demo/backup", every_steps=50)
@@ -31,11 +39,14 @@ from pathlib import Path
 import keras
 
 from keras_inpaint.callbacks.divergence_guard import global_step, non_finite_losses, safe_to_save
+from keras_inpaint.output_files import write_text
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "training.weights.h5"
 STATE_FILE = "state.json"
+# In an epoch-end snapshot once the epoch end's other files are written.
+DONE_FILE = "epoch_end_done"
 
 
 def _fsync_tree(folder):
@@ -48,6 +59,12 @@ def _fsync_tree(folder):
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _plain(value):
+    """A log value as JSON can hold it (a float, or a list for a non-scalar)."""
+    array = keras.ops.convert_to_numpy(value)
+    return array.item() if array.ndim == 0 else array.tolist()
 
 
 class TrainingBackup(keras.callbacks.Callback):
@@ -83,6 +100,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self._staged = None
         self._steps_since_save = 0
         self._last_save_time = time.monotonic()
+        self._epoch_end_snapshot = None
 
     # === Restore ===
     def snapshots(self):
@@ -116,6 +134,28 @@ class TrainingBackup(keras.callbacks.Callback):
             state["path"] = str(snapshot)
             return state
         return None
+
+    @staticmethod
+    def epoch_end_pending(state):
+        """Whether restored `state` ends an epoch whose other files may be unwritten.
+
+        True for an epoch-end snapshot (it holds the epoch's logs) without
+        the mark `EpochEndDone` leaves once those files are written.
+        """
+        if state is None or "epoch_logs" not in state or int(state["epoch_step"]) != 0:
+            return False
+        return not (Path(state["path"]) / DONE_FILE).is_file()
+
+    def mark_epoch_end_done(self, snapshot=None):
+        """Mark an epoch-end snapshot (default: the one this run published last) as done."""
+        snapshot = self._epoch_end_snapshot if snapshot is None else Path(snapshot)
+        if snapshot is None or not snapshot.is_dir():
+            return
+        write_text(
+            snapshot / DONE_FILE,
+            "the epoch end's checkpoint, metrics row and samples are written\n",
+        )
+        self._epoch_end_snapshot = None
 
     def latest(self):
         """`(path, step)` of the newest published snapshot, or None."""
@@ -173,8 +213,9 @@ class TrainingBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._discard_staged()
         self._offset = 0
+        self._epoch_end_snapshot = None
         if safe_to_save(self.model, logs):
-            self._publish(*self._write(epoch + 1, 0))
+            self._epoch_end_snapshot = self._publish(*self._write(epoch + 1, 0, logs or {}))
         else:
             logger.warning(
                 "epoch %d ended with non-finite losses or weights: no backup written; "
@@ -195,7 +236,7 @@ class TrainingBackup(keras.callbacks.Callback):
             and time.monotonic() - self._last_save_time >= self.every_seconds
         )
 
-    def _write(self, epoch, epoch_step):
+    def _write(self, epoch, epoch_step, epoch_logs=None):
         self._steps_since_save = 0
         self._last_save_time = time.monotonic()
         self.backup_dir.mkdir(parents=True, exist_ok=True)
@@ -209,6 +250,9 @@ class TrainingBackup(keras.callbacks.Callback):
                 for variable in self.model.metrics_variables
             ]
             state = {"step": step, "epoch": epoch, "epoch_step": epoch_step, "metrics": metrics}
+            if epoch_logs is not None:
+                # What the epoch end's files are written from, again after a kill.
+                state["epoch_logs"] = {name: _plain(value) for name, value in epoch_logs.items()}
             (staging / STATE_FILE).write_text(json.dumps(state))
             _fsync_tree(staging)
         except BaseException:
@@ -228,6 +272,7 @@ class TrainingBackup(keras.callbacks.Callback):
             os.close(directory)
         for old in self.snapshots()[self.keep :]:
             shutil.rmtree(old, ignore_errors=True)
+        return target
 
     def _discard_staged(self):
         if self._staged is not None:
@@ -238,3 +283,21 @@ class TrainingBackup(keras.callbacks.Callback):
         if self.backup_dir.is_dir():
             for child in self.backup_dir.glob(".partial-*"):
                 shutil.rmtree(child, ignore_errors=True)
+
+
+class EpochEndDone(keras.callbacks.Callback):
+    """Marks the epoch's snapshot done once every other epoch-end file is written.
+
+    Placed after the callbacks that write the epoch's files (checkpoint,
+    `metrics.csv`, TensorBoard, sample grid).
+
+    Args:
+        backup: the run's `TrainingBackup`.
+    """
+
+    def __init__(self, backup):
+        super().__init__()
+        self.backup = backup
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.backup.mark_epoch_end_done()

@@ -63,12 +63,17 @@ threshold each image at an exact quantile found with a histogram.
 
 import glob
 import inspect
+import logging
 import math
 import numbers
 import os
 from collections.abc import Mapping
 
 import tensorflow as tf
+
+from keras_inpaint.images import decode_mask_file
+
+logger = logging.getLogger(__name__)
 
 MASK_KINDS = (
     "center_box",
@@ -482,11 +487,15 @@ def free_form(
 def load_mask_file(path, height=None, width=None):
     """Reads one mask image file: nonzero (or > 127) = hole.
 
-    PNG, JPEG, BMP and GIF (first frame), any channel count. The hole is
-    where the brightest colour channel (alpha is ignored) is above 127, or,
-    for files whose values are all 0 or 1, where it is 1. The file is read
-    eagerly, even when called while a `tf.function` is traced, and the result
-    is a constant.
+    PNG (8 or 16 bits), JPEG, BMP and GIF (first frame), any channel count,
+    by the rule every entry point uses (`keras_inpaint.images.decode_mask_file`):
+    a hole where the brightest colour channel is above half the file's
+    maximum (any bright colour on black), or, for files whose colour values
+    are all 0 or 1, where it is 1; alpha counts when it varies (strokes
+    painted on a transparent layer are the hole). The mask is turned upright
+    by its EXIF orientation. A file without a hole logs a warning. The file
+    is read eagerly, even when called while a `tf.function` is traced, and
+    the result is a constant.
 
     Args:
         path: file path (anything `tf.io.gfile` opens).
@@ -513,15 +522,18 @@ def load_mask_file(path, height=None, width=None):
         if not tf.io.gfile.exists(path):
             raise FileNotFoundError(f"mask file not found: {path}")
         try:
-            image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            mask = tf.cast(decode_mask_file(tf.io.read_file(path)), tf.float32)
         except tf.errors.OpError as error:
             raise ValueError(
                 f"{path} is not an image (cannot decode it as PNG, JPEG, BMP or GIF)"
             ) from error
-        colour = image[..., :1] if image.shape[-1] <= 2 else image[..., :3]
-        level = tf.reduce_max(colour, axis=-1, keepdims=True)
-        threshold = 0 if int(tf.reduce_max(level)) <= 1 else 127
-        mask = tf.cast(level > threshold, tf.float32)
+        if float(tf.reduce_max(mask)) == 0.0:
+            # Training on it would teach nothing about filling: say so once per read.
+            logger.warning(
+                "mask file %s has no hole (no pixel bright on black, none painted on a "
+                "transparent layer); paint the hole white (or any bright colour) on black",
+                path,
+            )
         if height is None and width is None:
             return mask
         size = [

@@ -41,6 +41,8 @@ Example:
     (4, 32, 32, 1)
 """
 
+import logging
+
 import tensorflow as tf
 
 from keras_inpaint.data import masks
@@ -53,7 +55,13 @@ from keras_inpaint.data.augment import (
     resize,
 )
 from keras_inpaint.data.builtin import heldout_crops
-from keras_inpaint.data.sources import SPLITS, check_source_spec, image_source
+from keras_inpaint.data.sources import (
+    SPLITS,
+    check_source_spec,
+    count_smaller_than,
+    folder_files,
+    image_source,
+)
 from keras_inpaint.images import uint8_to_model
 from keras_inpaint.resources import read_json, resolve_json
 
@@ -69,6 +77,14 @@ _SHUFFLE_BUFFER = 512
 
 # Independent random streams derived from the user's seed.
 _CROP_STREAM, _AUGMENT_STREAM, _MASK_STREAM = 1, 2, 3
+
+logger = logging.getLogger(__name__)
+
+# (folder, list file, size) already warned about small images, so a run that
+# builds its batches several times warns once.
+_WARNED_SMALL = set()
+# Image headers read at most to count the small images of a folder (about 1 s).
+SIZE_CHECK_LIMIT = 10_000
 
 
 def load_data_spec(name_or_path):
@@ -204,6 +220,7 @@ def build_dataset(
     shuffle = training if shuffle is None else shuffle
     mask_fn = masks.make_mask_fn(spec["masks"])
     if training:
+        warn_small_images(spec["source"], size)
         images = _training_images(spec, size, seed, repeat, shuffle)
         batches = images.batch(batch_size, drop_remainder=True)
         mask_seed = tf.constant([seed, _MASK_STREAM], tf.int64)
@@ -215,6 +232,41 @@ def build_dataset(
     if repeat and not training:
         batches = batches.repeat()
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def warn_small_images(source_spec, size):
+    """Warn once when training images of a folder source are smaller than `size`.
+
+    They are scaled up to cover it (`random_crop`, `center_crop`) or to it
+    (`resize`), so they train the model on blurred pixels; the warning says
+    how many there are. Only image headers are read; in a folder of more
+    than `SIZE_CHECK_LIMIT` images an evenly spread sample of that many is
+    read and the count is scaled up ("about N of the M").
+    """
+    if source_spec["type"] != "folder":
+        return
+    key = (str(source_spec["path"]), str(source_spec.get("files")), tuple(size))
+    if key in _WARNED_SMALL:
+        return
+    _WARNED_SMALL.add(key)
+    files = folder_files(source_spec["path"], source_spec.get("files"))
+    step = -(-len(files) // SIZE_CHECK_LIMIT)
+    smaller, read = count_smaller_than(files[::step], size)
+    about = "about " if step > 1 else ""
+    if step > 1 and read:
+        smaller, read = round(smaller * len(files) / read), len(files)
+    if smaller:
+        logger.warning(
+            "%s%d of the %d training images in %s are smaller than the %dx%d crop: they are "
+            "scaled up to cover it, so they are blurrier than the rest. Leave them out, or "
+            "train at a smaller image_size, to train on sharp pixels only.",
+            about,
+            smaller,
+            read,
+            source_spec["path"],
+            size[0],
+            size[1],
+        )
 
 
 def _check_mask_spec(mask_spec):

@@ -41,10 +41,16 @@ from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from PIL import Image
 
 from keras_inpaint.data.builtin import builtin_images
+from keras_inpaint.images import decode_image_file
 
 logger = logging.getLogger(__name__)
+
+# The EXIF orientation tag, and its values that turn a photo by a quarter turn.
+_EXIF_ORIENTATION = 0x0112
+_SIDEWAYS = (5, 6, 7, 8)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 SPLITS = ("train", "heldout")
@@ -291,7 +297,8 @@ def folder_images(path, shuffle_seed=None, skipped=None, files=None):
         >>> [tuple(image.shape) for image in folder_images(folder)]
         [(8, 8, 3)]
     """
-    files = list_image_files(path) if files is None else read_file_list(path, files)
+    list_file, files = files, folder_files(path, files)
+    check_some_image_decodes(files, path, list_file)
     skipped = SKIPPED_IMAGES if skipped is None else skipped
     count = len(files)
     table = tf.constant(files)
@@ -372,6 +379,11 @@ def _count_gaps(numbered, report):
 
 def _decode_failure(path):
     # Runs only for a skipped file: decode it again to learn why it failed.
+    return _decode_error(path) or "it failed to decode in the input pipeline"
+
+
+def _decode_error(path):
+    """Why the image file `path` does not decode (the decoder's words), or None if it does."""
     try:
         _read_image_file(tf.constant(path))
     except (tf.errors.OpError, ValueError) as error:
@@ -379,7 +391,63 @@ def _decode_failure(path):
         # TensorFlow wraps the decoder's words in op names: keep the words.
         message = message.split("}}")[-1].split("[Op:")[0].strip()
         return message[:200]
-    return "it failed to decode in the input pipeline"
+    return None
+
+
+def check_some_image_decodes(files, folder, list_file=None):
+    """Raise ValueError naming the folder (or list) when none of `files` decodes.
+
+    Without a readable image a training run would get no batch at all. The
+    files are tried in order up to the first that decodes, so a healthy
+    folder costs one decode; unreadable files before it are skipped and
+    counted later, as always.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = Path(folder, "bad.png").write_bytes(b"not a png")
+        >>> check_some_image_decodes([f"{folder}/bad.png"], folder)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: none of the 1 image file(s) in the image folder ... decodes ...
+    """
+    for name in files:
+        if _decode_error(name) is None:
+            return
+    where = f"the image folder {str(folder)!r}"
+    if list_file is not None:
+        where = f"the list {str(list_file)!r} of {where}"
+    raise ValueError(
+        f"none of the {len(files)} image file(s) in {where} decodes: all {len(files)} were "
+        f"tried (first: {Path(files[0]).name}: {_decode_error(files[0])}). Replace them with "
+        "readable .jpg/.jpeg/.png/.bmp images, or point the data spec at another folder."
+    )
+
+
+def folder_files(path, list_file=None):
+    """The image files of a folder source: all under `path`, or those `list_file` names."""
+    return list_image_files(path) if list_file is None else read_file_list(path, list_file)
+
+
+def count_smaller_than(files, size):
+    """`(smaller, read)`: how many of `files` are smaller than `size` = `(height, width)`.
+
+    Reads only the files' headers (PIL), turned by their EXIF orientation;
+    files whose header does not parse are left out of both counts.
+    """
+    height, width = size
+    smaller = read = 0
+    for name in files:
+        try:
+            with Image.open(name) as image:
+                columns, rows = image.size
+                if image.getexif().get(_EXIF_ORIENTATION, 1) in _SIDEWAYS:
+                    columns, rows = rows, columns
+        except (OSError, ValueError, SyntaxError):
+            continue
+        read += 1
+        smaller += rows < height or columns < width
+    return smaller, read
 
 
 def list_image_files(path):
@@ -668,8 +736,8 @@ def _read_image_file(path):
 
 
 def _decode_image(encoded):
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    return tf.ensure_shape(image, (None, None, 3))
+    # Photos are turned upright by their EXIF orientation, as in every entry point.
+    return tf.ensure_shape(decode_image_file(encoded, channels=3), (None, None, 3))
 
 
 def _as_rgb_uint8(image):

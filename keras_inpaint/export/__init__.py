@@ -1,12 +1,16 @@
 """SavedModel export for TF Serving: signatures, size rules, versions, warmup requests."""
 
 from keras_inpaint.export.saved_model import (
+    EXPORT_INFO_FILE,
     check_model_name,
+    export_max_side,
     export_name,
     export_saved_model,
+    is_abandoned_staging,
     load_inpainter,
     next_version,
     numbered_versions,
+    remove_abandoned_staging,
 )
 from keras_inpaint.export.signatures import (
     BYTES_SIGNATURE,
@@ -21,16 +25,20 @@ from keras_inpaint.export.warmup import WARMUP_FILE, read_warmup_requests
 __all__ = [
     "BYTES_SIGNATURE",
     "DEFAULT_MAX_SIDE",
+    "EXPORT_INFO_FILE",
     "SIGNATURE",
     "WARMUP_FILE",
     "SizeRule",
     "bytes_serving_function",
     "check_model_name",
+    "export_max_side",
     "export_name",
     "export_saved_model",
+    "is_abandoned_staging",
     "load_inpainter",
     "next_version",
     "numbered_versions",
     "read_warmup_requests",
+    "remove_abandoned_staging",
     "serving_function",
 ]

@@ -9,10 +9,17 @@ The export is written to a hidden temporary folder beside the version, flushed
 to disk and renamed into place, so a crash (even SIGKILL or a power cut) never
 leaves a half-written version a server would pick up, and an existing version
 is never overwritten. A killed export leaves its `.tmp-*` folder behind, which
-TF Serving and `next_version` ignore. A failed write (read-only or full
-destination, no permission) raises an OSError naming the destination, the
-cause and the fix, after removing everything the export created: no partial
-version, no temporary folder.
+TF Serving, `numbered_versions`, `next_version` and `keras-inpaint serve`
+ignore (only all-digit folder names are versions); the next export into the
+same model folder removes it once it is clearly abandoned (see
+`is_abandoned_staging`). A failed write (read-only or full destination, no
+permission) raises an OSError naming the destination, the cause and the fix,
+after removing everything the export created: no partial version, no
+temporary folder.
+
+Each version also holds `assets.extra/keras_inpaint.json` (`EXPORT_INFO_FILE`),
+`{"max_side": N}`, so `keras-inpaint inpaint` can refuse a too large image
+from its header before loading the export.
 
 Example:
     >>> from keras_inpaint.export import export_saved_model
@@ -23,13 +30,19 @@ Example:
 Naming rule (`export_name`): an export is named after what it was made from,
 the run directory (`runs/quickstart` -> `quickstart`, also for the automatic
 export at the end of `keras-inpaint train`), the `.keras` file's stem or the
-preset's name, unless a name is given.
+preset's name, unless a name is given. Every name follows
+`keras_inpaint.model_names.check_model_name`, the rule `keras-inpaint serve`
+applies to model folders too.
 """
 
 import errno
+import json
+import logging
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -47,7 +60,20 @@ from keras_inpaint.export.signatures import (
 )
 from keras_inpaint.export.size_rule import SizeRule
 from keras_inpaint.export.warmup import write_warmup_requests
+from keras_inpaint.model_names import check_model_name
 from keras_inpaint.models.inpainter import Inpainter
+
+logger = logging.getLogger(__name__)
+
+EXPORT_INFO_FILE = Path("assets.extra") / "keras_inpaint.json"
+# A temporary export folder untouched for this long is abandoned whoever wrote it:
+# an export writes its files within minutes.
+STALE_AFTER_SECONDS = 3600
+# Untouched for this long and its writer (on this host) gone: abandoned. The wait
+# covers a writer in another PID namespace (a container) that shares the host name.
+DEAD_WRITER_GRACE_SECONDS = 120
+# `.tmp-<version>-<host>-<pid>-<token>`; folders of older releases lack host and pid.
+_STAGING = re.compile(r"\.tmp-\d+-(?:(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\d+)-)?[0-9a-f]{32}")
 
 
 def load_inpainter(source):
@@ -80,8 +106,8 @@ def export_name(source):
 
     A run directory or preset folder gives its folder name, a `.keras` file its
     stem, a shipped preset its name and an `Inpainter` object its Keras name.
-    The name must be one folder name of letters, digits, `_`, `-` and `.`: TF
-    Serving serves `<base>/<name>/<version>`.
+    The name must follow `keras_inpaint.model_names.check_model_name` (one
+    folder name): TF Serving serves `<base>/<name>/<version>`.
 
     Example:
         >>> export_name("runs/quickstart")
@@ -93,16 +119,6 @@ def export_name(source):
         return check_model_name(source.name)
     path = Path(source).absolute()
     return check_model_name(path.stem if path.suffix == ".keras" else path.name)
-
-
-def check_model_name(name):
-    """`name` if it is a valid model folder name, else ValueError naming the fix."""
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name or "") or name in {".", ".."}:
-        raise ValueError(
-            f"model name {name!r} is not one folder name of letters, digits, '_', '-' and '.': "
-            "TF Serving serves <base>/<name>/<version>; pass --name NAME."
-        )
-    return name
 
 
 def numbered_versions(model_dir):
@@ -120,6 +136,85 @@ def numbered_versions(model_dir):
 def next_version(model_dir):
     """The next free integer version under `model_dir` (1 when empty)."""
     return max(numbered_versions(model_dir), default=0) + 1
+
+
+def export_max_side(version_dir):
+    """The `max_side` an export version was written with, or None when it does not record it."""
+    try:
+        info = json.loads((Path(version_dir) / EXPORT_INFO_FILE).read_text())
+        return int(info["max_side"])
+    except (OSError, ValueError, KeyError, TypeError):
+        # Exports of older releases: their graph still refuses larger images.
+        return None
+
+
+def _host_label():
+    # No '-' in it, so the staging folder name parses back unambiguously.
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+
+
+def _staging_name(version):
+    return f".tmp-{version}-{_host_label()}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        # It exists but belongs to another user (EPERM), or we cannot tell: keep it.
+        return True
+    return True
+
+
+def _seconds_untouched(folder):
+    """Seconds since anything in `folder` (itself included) was last modified."""
+    newest = 0.0
+    for path in [folder, *folder.rglob("*")]:
+        try:
+            newest = max(newest, path.lstat().st_mtime)
+        except OSError:
+            continue
+    return time.time() - newest
+
+
+def is_abandoned_staging(folder):
+    """Whether `folder` is a temporary export folder a killed export left behind.
+
+    The rule (an export writes its files within minutes, so a folder still being
+    written is never taken):
+    - untouched (no file in it modified) for `STALE_AFTER_SECONDS` (an hour), or
+    - written by a process of this host that no longer runs (its name records the
+      host and the process id) and untouched for `DEAD_WRITER_GRACE_SECONDS`.
+    Folders of this very process and names `export_saved_model` does not make are kept.
+    """
+    folder = Path(folder)
+    match = _STAGING.fullmatch(folder.name)
+    if match is None or not folder.is_dir():
+        return False
+    own = match["pid"] is not None and match["host"] == _host_label()
+    if own and int(match["pid"]) == os.getpid():
+        return False
+    untouched = _seconds_untouched(folder)
+    if untouched >= STALE_AFTER_SECONDS:
+        return True
+    return own and untouched >= DEAD_WRITER_GRACE_SECONDS and not _process_alive(int(match["pid"]))
+
+
+def remove_abandoned_staging(model_dir):
+    """Remove the abandoned `.tmp-*` folders under `model_dir`; returns the removed paths."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    removed = []
+    for child in sorted(model_dir.iterdir()):
+        if child.name.startswith(".tmp-") and is_abandoned_staging(child):
+            shutil.rmtree(child, ignore_errors=True)
+            if not child.exists():
+                removed.append(child)
+                logger.warning("removed %s, left behind by an export that was killed", child)
+    return removed
 
 
 def _flush_to_disk(folder):
@@ -196,6 +291,7 @@ def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAU
     name = check_model_name(name) if name is not None else export_name(source)
     model = load_inpainter(source)
     model_dir = Path(base_dir) / name
+    remove_abandoned_staging(model_dir)
     version = next_version(model_dir) if version is None else int(version)
     target = model_dir / str(version)
     if target.exists():
@@ -205,7 +301,7 @@ def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAU
         )
     rule = SizeRule.for_generator(model.generator)
     created = [folder for folder in (Path(base_dir), model_dir) if not folder.exists()]
-    staging = model_dir / f".tmp-{version}-{uuid.uuid4().hex}"
+    staging = model_dir / _staging_name(version)
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
         # TF Serving ignores folders whose name is not a number, so the temporary
@@ -245,3 +341,11 @@ def _write_version(model, staging, name, rule, max_side):
     )
     archive.write_out(str(staging), verbose=False)
     write_warmup_requests(staging, name, rule)
+    _write_export_info(staging, max_side)
+
+
+def _write_export_info(staging, max_side):
+    # Read by `export_max_side` without loading the SavedModel.
+    path = staging / EXPORT_INFO_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"max_side": int(max_side)}) + "\n")

@@ -5,9 +5,10 @@
     output  `inpainted` uint8 `[B, H, W, 3]`: known pixels bit-exact from the input,
             the hole from the model.
 `inpaint_bytes`:
-    inputs  `image_bytes`, `mask_bytes` string `[B]`: PNG or JPEG files (a mask pixel
-            brighter than 127 is a hole: white on black, robust to JPEG noise; a file
-            of only 0 and 1 is a 0/1 mask, as in `keras_inpaint.images.hole_from_mask_file`)
+    inputs  `image_bytes`, `mask_bytes` string `[B]`: PNG or JPEG files, turned
+            upright by their EXIF orientation; masks by the rule of every entry point,
+            `keras_inpaint.images.decode_mask_file` (bright on black in any colour, 8 or
+            16 bits, a 0/1 file, strokes painted on a transparent layer)
     output  `inpainted_bytes` string `[B]`: PNG files. TF Serving's REST API writes
             outputs whose name ends in `_bytes` as `{"b64": ...}`.
 
@@ -67,6 +68,42 @@ def _checked(image, mask, rule, max_side):
         return tf.identity(image), tf.identity(mask)
 
 
+# What each array input must look like, and the fix when it does not.
+_LAYOUT = {
+    "image": (3, "uint8 RGB images [batch, height, width, 3]; convert grey or RGBA images to RGB"),
+    "mask": (1, "one channel [batch, height, width, 1], nonzero = hole; not an RGB mask"),
+}
+
+
+def _layout_checks(name, tensor):
+    """Assertions that `tensor` has rank 4 and the channels `_LAYOUT` gives for `name`.
+
+    TF Serving does not hold a request to the signature's shapes, so without them a
+    wrong rank or channel count fails deep in the model (a Reshape or Conv2D error).
+    """
+    channels, fix = _LAYOUT[name]
+    expected = f"input '{name}' must have shape [-1, -1, -1, {channels}]"
+    # A static shape would let graph optimisation fold the rank check away (the
+    # signature says rank 4): checks run on a copy whose shape is unknown.
+    unknown = tf.raw_ops.PlaceholderWithDefault(input=tensor, shape=tf.TensorShape(None))
+    shape = tf.shape(unknown)
+    rank = tf.debugging.assert_equal(
+        tf.size(shape), 4, message=f"{expected} (batch axis first): {fix}"
+    )
+    # The channel count is read only once the rank is known to be right.
+    with tf.control_dependencies([rank]):
+        return tf.debugging.assert_equal(
+            shape[-1], channels, message=f"{expected}: {channels} channel(s), {fix}"
+        )
+
+
+def _checked_layout(image, mask):
+    """`(image, mask)` that first pass the rank and channel checks of `serving_default`."""
+    checks = [_layout_checks("image", image), _layout_checks("mask", mask)]
+    with tf.control_dependencies(checks):
+        return tf.identity(image), tf.identity(mask)
+
+
 def _validate_max_side(max_side):
     if int(max_side) < 1:
         raise ValueError(f"max_side must be a positive number of pixels; got {max_side}.")
@@ -89,6 +126,7 @@ def serving_function(model, max_side=DEFAULT_MAX_SIDE):
     max_side = _validate_max_side(max_side)
 
     def serve(image, mask):
+        image, mask = _checked_layout(image, mask)
         return {"inpainted": inpaint_uint8(model, rule, image, mask, max_side)}
 
     return serve
@@ -100,11 +138,10 @@ def bytes_serving_function(model, max_side=DEFAULT_MAX_SIDE):
     max_side = _validate_max_side(max_side)
 
     def inpaint_file(pair):
-        image = tf.io.decode_image(pair[0], channels=3, expand_animations=False)
-        mask = tf.io.decode_image(pair[1], channels=1, expand_animations=False)
-        # White on black (> 127); a file of only 0 and 1 is a 0/1 mask (1 = hole).
-        threshold = tf.where(tf.reduce_max(mask) <= 1, tf.constant(0, tf.uint8), 127)
-        hole = tf.cast(mask > threshold, tf.uint8)
+        # The decoders of every other entry point, in the graph: EXIF orientation
+        # applied, the mask-file rule of keras_inpaint.images.decode_mask_file.
+        image = images.decode_image_file(pair[0], channels=3)
+        hole = images.decode_mask_file(pair[1])
         inpainted = inpaint_uint8(model, rule, image[None], hole[None], max_side)
         return tf.io.encode_png(inpainted[0])
 

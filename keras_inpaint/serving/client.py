@@ -34,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from keras_inpaint.serving.serving_error import ServingError
 
@@ -43,9 +43,13 @@ BYTES_SIGNATURE = "inpaint_bytes"
 
 
 def read_image(path):
-    """An image file as uint8 `(H, W, 3)` RGB."""
+    """An image file as uint8 `(H, W, 3)` RGB, upright as its EXIF orientation says.
+
+    The same pixels as the server's `inpaint_bytes` decodes from the file, so a
+    mask drawn on a phone photo as viewers show it fits both ways.
+    """
     with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
 
 
 def encode_png(pixels):
@@ -158,6 +162,10 @@ def bytes_request(images, masks, layout="instances"):
         masks: one per image, each a path or file bytes (white = hole) or an
             `(H, W)` / `(H, W, 1)` array (nonzero = hole, sent as PNG).
         layout: `"instances"` (row format) or `"inputs"` (columnar format).
+
+    Files go as they are: `inpaint_bytes` turns a photo upright by its EXIF
+    orientation itself. Exports written before it did so take the raw pixels;
+    for them send `read_image(path)` arrays, which are upright already.
     """
     if len(images) != len(masks):
         raise ValueError(f"give one mask per image: {len(images)} images, {len(masks)} masks")

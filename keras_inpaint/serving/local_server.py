@@ -40,6 +40,34 @@ def free_port(host="127.0.0.1"):
         return probe.getsockname()[1]
 
 
+def _proc_pids():
+    try:
+        return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+
+
+def _process_group(pid):
+    """The process group of a running process (None when gone or a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (in parentheses) may hold spaces: split after it.
+    state, _, group = stat.rsplit(")", 1)[1].split()[:3]
+    return None if state == "Z" else int(group)
+
+
+def _rss(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _answers(url):
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:
@@ -59,7 +87,8 @@ class LocalServer:
         log_path: file for the server's output (a temporary file when None);
             its end is shown when the server fails to start.
         **options: other arguments of `serve` (`max_request_bytes`, `timeout`,
-            `request_read_timeout`, `max_header_bytes`, `max_connections`).
+            `request_read_timeout`, `max_header_bytes`, `max_connections`,
+            `workers`, `max_batch`, `max_pixels`, `max_queue`).
     """
 
     def __init__(
@@ -127,6 +156,16 @@ class LocalServer:
             if waiting:
                 time.sleep(0.3)
         return self
+
+    def pids(self):
+        """Process ids of the server and all its processes (its process group; Linux only)."""
+        if self.process is None:
+            return []
+        return [pid for pid in _proc_pids() if _process_group(pid) == self.process.pid]
+
+    def rss(self):
+        """Resident memory of the server and all its processes together, in bytes."""
+        return sum(_rss(pid) for pid in self.pids())
 
     def stop(self):
         """Stop the server and its workers (idempotent)."""

@@ -247,10 +247,11 @@ def op_error_message(error):
     (`"Unknown image file format. ..."`).
     """
     text = error.message
-    start = text.find("assertion failed: [")
-    if start >= 0:
-        start += len("assertion failed: [")
-        return text[start : text.find("]", start)]
+    # A failed assertion prints `assertion failed: [message] [Condition ...] [values]`,
+    # quotes escaped; the message itself may hold brackets (`shape [-1, -1, -1, 3]`).
+    failed = re.search(r"assertion failed: \[(.*?)\](?: \[|\n|$)", text, re.DOTALL)
+    if failed:
+        return failed.group(1).replace("\\'", "'")
     noise = ("Graph execution error", "Detected at node", "<stack traces", "[[")
     reasons = [line.strip() for line in text.splitlines()]
     reasons = [line for line in reasons if line and not line.startswith(noise)]

@@ -1,40 +1,29 @@
 """`SavedModelAPI`: one SavedModel version behind TF Serving's predict endpoint, in LitServe."""
 
 import json
-from typing import Any
+import os
+from pathlib import Path
 
 import litserve
 from fastapi import HTTPException
 from fastapi.responses import Response
-from pydantic import RootModel, model_validator
 
+from keras_inpaint.serving.memory import paused_gc, release_free_memory
 from keras_inpaint.serving.rest_protocol import (
-    check_nesting,
     encode_predict_response,
     op_error_message,
     parse_predict_body,
 )
 
 
-class _PredictBody(RootModel[dict[str, Any]]):
-    """The request body: a JSON object, whatever the request's Content-Type says.
+def pid_file(pid_dir, worker_id):
+    """The file that holds the process id of worker `worker_id` of a model."""
+    return Path(pid_dir) / f"worker-{int(worker_id)}.pid"
 
-    TF Serving reads the body as JSON regardless of the header, and its documented
-    curl calls (`curl -d '{...}'`) send form encoding; bodies that did not arrive as
-    JSON are parsed here. Bodies nested deeper than any predict body are refused
-    here, in the HTTP process, before they reach the inference worker.
-    """
 
-    @model_validator(mode="before")
-    @classmethod
-    def _parse_raw_body(cls, data):
-        if isinstance(data, (bytes, str)):
-            try:
-                data = json.loads(data)
-            except RecursionError:
-                raise ValueError("the request body nests lists or objects too deeply") from None
-        check_nesting(data)
-        return data
+# After a request of this many pixels or more, the worker returns freed memory to the
+# system (a 1024x1024 request leaves a few hundred MB in malloc's arenas otherwise).
+LARGE_REQUEST_PIXELS = 512 * 512
 
 
 class SavedModelAPI(litserve.LitAPI):
@@ -42,7 +31,8 @@ class SavedModelAPI(litserve.LitAPI):
 
     Runs in a LitServe inference worker: `setup` loads the SavedModel there,
     `decode_request` turns a TF Serving REST body (row or columnar, any signature,
-    `{"b64": ...}` strings) into tensors checked against the signature,
+    `{"b64": ...}` strings; parsed and limited by `predict_route` in the HTTP
+    process) into tensors checked against the signature,
     `predict` calls the signature and `encode_response` writes the TF Serving
     answer. Bad requests are answered with HTTP 400 and the reason.
 
@@ -50,6 +40,8 @@ class SavedModelAPI(litserve.LitAPI):
         model_name: the name in the URL.
         version_dir: the SavedModel folder (`<base>/<name>/<version>`).
         version: the version number reported by the status endpoint.
+        threads: TensorFlow threads of the worker (all cores when None).
+        pid_dir: a folder where each worker writes its process id (`pid_file`).
 
     Example:
     ```python
@@ -58,17 +50,28 @@ class SavedModelAPI(litserve.LitAPI):
     ```
     """
 
-    def __init__(self, model_name, version_dir, version):
+    def __init__(self, model_name, version_dir, version, threads=None, pid_dir=None):
         super().__init__(api_path=f"/v1/models/{model_name}:predict")
         self.model_name = model_name
         self.version_dir = str(version_dir)
         self.version = int(version)
+        self.threads = None if threads is None else int(threads)
+        self.pid_dir = None if pid_dir is None else str(pid_dir)
 
     def setup(self, device):
         # TensorFlow is imported here, in the inference worker, so that the server
         # process (which forks the HTTP workers) never initialises it.
+        # oneDNN's own allocator keeps every buffer it ever held (a 2048x2048 request
+        # left 1-3 GB resident for good); with the system allocator, freed memory goes
+        # back to the system once a large request is done (`release_free_memory`).
+        os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
         import tensorflow as tf
 
+        if self.threads:
+            # Several workers share the cores: each gets its part, not all of them.
+            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+        self._write_pid()
         self._errors = tf.errors
         self._constant = tf.constant
         self._saved_model = tf.saved_model.load(self.version_dir)
@@ -80,24 +83,74 @@ class SavedModelAPI(litserve.LitAPI):
             }
             for name, function in self._signatures.items()
         }
+        self._warm_up()
 
-    def decode_request(self, request: _PredictBody):
+    def _warm_up(self):
+        """Replay the export's warmup requests, as TF Serving does when it loads a version.
+
+        A worker's first call is several times slower than the next ones: without
+        this, the first request (or the first after a worker was replaced) could
+        run past `--timeout`.
+        """
+        import tensorflow as tf
+
+        from keras_inpaint.export.warmup import WARMUP_FILE, read_warmup_requests
+
+        if not (Path(self.version_dir) / WARMUP_FILE).is_file():
+            return
+        for log in read_warmup_requests(self.version_dir):
+            request = log.predict_log.request
+            inputs = {key: tf.make_ndarray(value) for key, value in request.inputs.items()}
+            self._signatures[request.model_spec.signature_name](**inputs)
+
+    def _write_pid(self):
+        # The HTTP process stops a worker whose request ran past its deadline by this
+        # pid (`predict_route`); LitServe names the worker in LITSERVE_WORKER_ID.
+        if self.pid_dir is not None:
+            worker = os.environ.get("LITSERVE_WORKER_ID", "0")
+            pid_file(self.pid_dir, worker).write_text(str(os.getpid()))
+
+    def decode_request(self, request):
+        """`{"body": parsed JSON body, "pixels": its pixel count}` -> checked numpy inputs."""
+        body, pixels = request.pop("body"), request.get("pixels", 0)
         try:
-            return parse_predict_body(request.root, self.input_specs)
+            name, inputs, layout = parse_predict_body(body, self.input_specs)
         except ValueError as error:
+            self._after(pixels)
             raise HTTPException(status_code=400, detail=str(error)) from None
+        return {"name": name, "inputs": inputs, "layout": layout, "pixels": pixels}
 
     def predict(self, x):
-        name, inputs, layout = x
+        # LitServe keeps its arguments referenced until the next request: the
+        # inputs are popped so that their memory is freed as soon as they are used.
+        inputs, pixels = x.pop("inputs"), x["pixels"]
         try:
-            outputs = self._signatures[name](
+            outputs = self._signatures[x["name"]](
                 **{key: self._constant(value) for key, value in inputs.items()}
             )
         except self._errors.InvalidArgumentError as error:
+            self._after(pixels)
             raise HTTPException(status_code=400, detail=op_error_message(error)) from None
-        return {key: value.numpy() for key, value in outputs.items()}, layout
+        finally:
+            del inputs
+        return {
+            "outputs": {key: value.numpy() for key, value in outputs.items()},
+            "layout": x["layout"],
+            "pixels": pixels,
+        }
 
     def encode_response(self, output) -> Response:
-        outputs, layout = output
-        body = json.dumps(encode_predict_response(outputs, layout), separators=(",", ":"))
+        outputs = output.pop("outputs")
+        with paused_gc():
+            answer = encode_predict_response(outputs, output["layout"])
+            del outputs
+            body = json.dumps(answer, separators=(",", ":"))
+            del answer
+        self._after(output["pixels"])
         return Response(content=body, media_type="application/json")
+
+    @staticmethod
+    def _after(pixels):
+        """Give a large request's freed memory back to the system."""
+        if pixels >= LARGE_REQUEST_PIXELS:
+            release_free_memory()

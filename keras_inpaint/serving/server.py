@@ -2,8 +2,9 @@
 
 Built on LitServe (a maintained model-serving library: worker processes,
 request queueing, payload limits, timeouts); this module only says which
-routes exist and how errors read. One inference worker per model loads the
-highest numbered version under `<base>/<name>/` and answers
+routes exist and how errors read. Inference worker processes (`--workers`,
+by default one per core as memory allows) load the highest numbered version
+under `<base>/<name>/` and answer
 
 - `POST /v1/models/<name>:predict`: row (`instances`) and columnar (`inputs`)
   bodies, `signature_name`, `{"b64": ...}` inputs and `*_bytes` outputs;
@@ -11,8 +12,10 @@ highest numbered version under `<base>/<name>/` and answers
 
 errors are `{"error": message}` with a 4xx status (400 bad body, 404 unknown
 model or path, 405 wrong method, 408 request not received in time, 413 body
-over the size limit, 431 headers too large), 500 for a failure of the model
-itself, 504 for a request over the time limit. Slow or stalled clients are
+over the size limit or request over a work limit: images or pixels, 431
+headers too large), 500 for a failure of the model itself, 503 when the queue
+is full (with `Retry-After`), 504 at the time limit
+(`keras_inpaint.serving.predict_route`). Slow or stalled clients are
 disconnected (`keras_inpaint.serving.slow_clients`) without holding up others.
 
 Example:
@@ -21,15 +24,24 @@ Example:
 
 import os
 import re
+import shutil
 import signal
+import tempfile
 from pathlib import Path
 
 import litserve
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from keras_inpaint.model_names import check_model_name
+from keras_inpaint.serving.memory import default_workers, threads_per_worker
+from keras_inpaint.serving.predict_route import PredictRoute
+from keras_inpaint.serving.request_limits import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_PIXELS,
+    RequestLimits,
+)
 from keras_inpaint.serving.saved_model_api import SavedModelAPI
 from keras_inpaint.serving.slow_clients import guarded_protocol
 
@@ -40,6 +52,8 @@ DEFAULT_TIMEOUT = 120.0
 DEFAULT_REQUEST_READ_TIMEOUT = 60.0
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
+# Requests per model that may wait for a worker, beyond those running.
+DEFAULT_MAX_QUEUE = 64
 # Seconds an idle keep-alive connection stays open (uvicorn's default, made explicit).
 KEEP_ALIVE_SECONDS = 5
 
@@ -96,20 +110,26 @@ def _not_found_message(path, names):
     )
 
 
-def _validation_message(error):
-    for problem in error.errors():
-        if problem.get("type") == "json_invalid" or "JSONDecodeError" in repr(problem.get("ctx")):
-            reason = problem.get("ctx", {}).get("error", problem.get("msg"))
-            return f"the request body is not valid JSON: {reason}"
-        if problem.get("type") == "value_error":
-            return str(problem.get("msg", "")).removeprefix("Value error, ")
-    return (
-        'the request body must be a JSON object, {"instances": [...]} or {"inputs": {...}}, '
-        'with an optional "signature_name"'
-    )
+def _replace_predict_route(server, api, route):
+    """Answer `api`'s predict path with `route` instead of LitServe's own endpoint."""
+    routes = server.app.router.routes
+    routes[:] = [item for item in routes if getattr(item, "path", None) != api.api_path]
+
+    async def predict(request: Request):
+        return await route(request)
+
+    server.app.add_api_route(api.api_path, predict, methods=["POST"])
 
 
-def build_server(model_dirs, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, timeout=DEFAULT_TIMEOUT):
+def build_server(
+    model_dirs,
+    max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
+    timeout=DEFAULT_TIMEOUT,
+    workers=None,
+    max_batch=DEFAULT_MAX_BATCH,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    max_queue=DEFAULT_MAX_QUEUE,
+):
     """A `litserve.LitServer` for the latest version of each model folder, and those versions.
 
     Returns `(server, {name: (version, folder)})`; `server.run(...)` serves.
@@ -117,22 +137,46 @@ def build_server(model_dirs, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, timeou
     Args:
         model_dirs: model folders `<base>/<name>`; the URL name is the folder name.
         max_request_bytes: larger request bodies are refused with HTTP 413.
-        timeout: seconds a request may wait and run before HTTP 504.
+        timeout: seconds from a request's arrival to HTTP 504.
+        workers: inference worker processes per model (`memory.default_workers`
+            when None: one per core, as many as memory holds, at most 4 in all).
+        max_batch: most images per request (HTTP 413 above).
+        max_pixels: most pixels per request, summed over its images (HTTP 413 above).
+        max_queue: requests per model that may wait for a worker; more get HTTP 503.
     """
     model_dirs = [Path(path) for path in model_dirs]
-    names = [path.name for path in model_dirs]
+    # The URL name is the folder name: the export's naming rule applies to it too.
+    names = [
+        check_model_name(path.name, fix=f"rename the model folder {path}") for path in model_dirs
+    ]
     if len(set(names)) != len(names):
         raise ValueError(f"two model folders have the same name: {names}")
     versions = {path.name: latest_version(path) for path in model_dirs}
-    apis = [SavedModelAPI(name, folder, number) for name, (number, folder) in versions.items()]
+    workers = default_workers(len(versions)) if workers is None else int(workers)
+    if workers < 1 or int(max_queue) < 0:
+        raise ValueError(
+            f"workers must be at least 1 and max_queue at least 0; got {workers}, {max_queue}"
+        )
+    threads = threads_per_worker(workers * len(versions))
+    apis = [
+        SavedModelAPI(name, folder, number, threads=threads, pid_dir=tempfile.mkdtemp())
+        for name, (number, folder) in versions.items()
+    ]
     server = litserve.LitServer(
         apis,
         accelerator="cpu",
-        workers_per_device=1,
+        workers_per_device=workers,
+        # LitServe's workers skip requests whose time ran out while queued.
         timeout=timeout,
+        # A worker killed at a request's deadline (predict_route) is started again.
+        restart_workers=True,
         max_payload_size=int(max_request_bytes),
         disable_openapi_url=True,
     )
+    limits = RequestLimits(max_batch, max_pixels)
+    for api in apis:
+        route = PredictRoute(server, api, limits, timeout, workers, max_queue)
+        _replace_predict_route(server, api, route)
     for name, (number, _) in versions.items():
 
         async def status(number=number):
@@ -162,11 +206,7 @@ def build_server(model_dirs, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES, timeou
             )
         return _error(error.status_code, str(error.detail))
 
-    async def invalid_body(request: Request, error: RequestValidationError):
-        return _error(400, _validation_message(error))
-
     server.app.add_exception_handler(HTTPException, http_error)
-    server.app.add_exception_handler(RequestValidationError, invalid_body)
     return server, versions
 
 
@@ -206,6 +246,10 @@ def serve(
     request_read_timeout=DEFAULT_REQUEST_READ_TIMEOUT,
     max_header_bytes=DEFAULT_MAX_HEADER_BYTES,
     max_connections=DEFAULT_MAX_CONNECTIONS,
+    workers=None,
+    max_batch=DEFAULT_MAX_BATCH,
+    max_pixels=DEFAULT_MAX_PIXELS,
+    max_queue=DEFAULT_MAX_QUEUE,
 ):
     """Serve `model_dirs` on `host:port` until interrupted (Ctrl+C or SIGTERM).
 
@@ -217,12 +261,13 @@ def serve(
         host: the address to listen on.
         port: the TCP port.
         max_request_bytes: larger request bodies get HTTP 413.
-        timeout: seconds a request may queue and run before HTTP 504.
+        timeout: seconds from a request's arrival (its whole body) to HTTP 504.
         request_read_timeout: seconds a client has to send one whole request
             (headers and body) from its first byte; a slower one gets HTTP 408
             and is disconnected.
         max_header_bytes: most bytes of request line and headers (HTTP 431 above).
         max_connections: open connections at most; more get HTTP 503.
+        workers, max_batch, max_pixels, max_queue: see `build_server`.
 
     Example:
     ```python
@@ -232,7 +277,9 @@ def serve(
     if int(max_connections) < 1:
         raise ValueError(f"max_connections must be at least 1; got {max_connections}")
     protocol = guarded_protocol(request_read_timeout, max_header_bytes)
-    server, versions = build_server(model_dirs, max_request_bytes, timeout)
+    server, versions = build_server(
+        model_dirs, max_request_bytes, timeout, workers, max_batch, max_pixels, max_queue
+    )
     for name, (number, folder) in versions.items():
         print(
             f"serving {name} version {number} ({folder}) at "
@@ -241,13 +288,17 @@ def serve(
         )
     _raise_open_file_limit(int(max_connections))
     signal.signal(signal.SIGTERM, _stop_on_sigterm(os.getpid()))
-    server.run(
-        host=host,
-        port=int(port),
-        num_api_servers=1,
-        generate_client_file=False,
-        log_level="warning",
-        http=protocol,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        limit_concurrency=int(max_connections),
-    )
+    try:
+        server.run(
+            host=host,
+            port=int(port),
+            num_api_servers=1,
+            generate_client_file=False,
+            log_level="warning",
+            http=protocol,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            limit_concurrency=int(max_connections),
+        )
+    finally:
+        for api in server.litapi_connector:
+            shutil.rmtree(api.pid_dir, ignore_errors=True)

@@ -9,9 +9,14 @@ metric sums) is backed up atomically under `<run>/backup/` every tenth of an
 epoch (or every `backup_every_steps` steps / `backup_every_seconds`) and at
 every epoch end. Running the same command again after a crash, even a SIGKILL mid-epoch, resumes at
 the last backup's step inside its epoch, with the recipe's learning rates and
-a fresh seeded data order; `metrics.csv` keeps one row per epoch. A finished
-run (all its epochs done) is not retrained nor exported again, only
-evaluated; a larger `epochs` trains it further.
+a fresh seeded data order; `metrics.csv` keeps one row per epoch. A kill at
+an epoch end loses nothing either: the epoch's backup is published first,
+and the epoch-end files it left unwritten (checkpoint, `metrics.csv` row,
+TensorBoard scalars, sample grid) are written from that backup by the next
+run; every file is written whole or not at all. A finished run (all its
+epochs done) is not retrained nor exported again, only evaluated (and
+exported if it was killed before its export); a larger `epochs` trains it
+further.
 
 Progress goes to stderr, so that stdout keeps the results: first what is
 starting (recipe, data, epochs x steps, batch size, run directory), then
@@ -24,8 +29,9 @@ Divergence: the first NaN or Inf loss stops the run and `train` raises
 checkpoint; nothing non-finite is ever written to the checkpoint or backup.
 
 Unreadable images in a folder or TFRecord source are skipped, named once in
-a warning and counted per epoch (`skipped_images` in `metrics.csv` and
-TensorBoard, details in `<run>/data_warnings.json`).
+a warning and counted per epoch as distinct files (`skipped_images` in
+`metrics.csv` and TensorBoard, details in `<run>/data_warnings.json`); a
+folder with no readable image is an error naming it.
 
 Example:
     >>> from keras_inpaint.training import train
@@ -37,7 +43,6 @@ Example:
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -49,6 +54,7 @@ from keras_inpaint.callbacks import (
     AtomicCheckpoint,
     DivergenceGuard,
     EpochClock,
+    EpochEndDone,
     MetricsCSV,
     SampleGrid,
     SkippedImagesLog,
@@ -58,7 +64,8 @@ from keras_inpaint.callbacks import (
 from keras_inpaint.data import build_dataset, load_data_spec, with_folder
 from keras_inpaint.data.sources import list_image_files, read_file_list
 from keras_inpaint.evaluation import compare_methods
-from keras_inpaint.export import export_name, export_saved_model
+from keras_inpaint.export import export_name, export_saved_model, numbered_versions
+from keras_inpaint.output_files import write_text
 from keras_inpaint.training.recipes import DEFAULT_RECIPE, build_inpainter, load_recipe
 
 logger = logging.getLogger(__name__)
@@ -76,10 +83,7 @@ class TrainingDivergedError(ValueError):
 
 def write_json(path, payload):
     """Write JSON atomically (temporary file + rename)."""
-    path = Path(path)
-    partial = path.with_name(f".partial-{path.name}")
-    partial.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(partial, path)
+    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def _prepare_run_dir(out_dir, recipe, data_spec, init_preset=None):
@@ -101,21 +105,68 @@ def _prepare_run_dir(out_dir, recipe, data_spec, init_preset=None):
 
 
 def _callbacks(out_dir, sample_batch, guard, backup, first_epoch, progress):
-    # Order matters: the guard sees a NaN first; the skipped-image count is put
-    # into the logs before the CSV and TensorBoard write them; the epoch's
-    # progress line comes once everything of the epoch is written.
+    # Order matters: the guard sees a NaN first; the skipped-image count and
+    # the epoch's time are put into the logs before the backup stores them;
+    # the backup commits the epoch end before its other files are written
+    # (`_epoch_end_files`, rebuilt from it after a kill), and marks it done
+    # after them; the epoch's progress line comes once everything is written.
     progress = [progress] if progress is not None else []
     return [
         guard,
-        backup,
-        AtomicCheckpoint(out_dir / "checkpoints" / "last.keras"),
         SkippedImagesLog(out_dir / "data_warnings.json"),
         EpochClock(),
+        backup,
+        *_epoch_end_files(out_dir, sample_batch, first_epoch),
+        EpochEndDone(backup),
+        *progress,
+    ]
+
+
+def _epoch_end_files(out_dir, sample_batch, first_epoch):
+    """The callbacks that write an epoch end's files; each writes them whole, or not at all."""
+    return [
+        AtomicCheckpoint(out_dir / "checkpoints" / "last.keras"),
         MetricsCSV(out_dir / "metrics.csv", first_epoch=first_epoch),
         keras.callbacks.TensorBoard(str(out_dir / "logs"), write_graph=False),
         SampleGrid(sample_batch, out_dir / "samples", log_dir=out_dir / "logs"),
-        *progress,
     ]
+
+
+def _rebuild_epoch_end(callbacks, model, backup, state, log_dir):
+    """Write again the files of the epoch end that `state` (a restored backup) committed.
+
+    A kill between the backup and the mark `EpochEndDone` leaves some of
+    them unwritten. The restored weights are the epoch-end ones and the
+    backup holds the epoch's logs, so the checkpoint, the `metrics.csv` row
+    (replaced, never added twice), the TensorBoard scalars and the sample
+    grid come out as the killed run would have written them.
+    """
+    epoch, logs = int(state["epoch"]) - 1, state["epoch_logs"]
+    logger.warning(
+        "the run stopped while writing epoch %d's files: writing them again from %s",
+        epoch + 1,
+        state["path"],
+    )
+    for callback in callbacks:
+        if isinstance(callback, AtomicCheckpoint | MetricsCSV | SampleGrid):
+            callback.set_model(model)
+            callback.on_epoch_end(epoch, dict(logs))
+    _write_epoch_scalars(log_dir, epoch, logs)
+    backup.mark_epoch_end_done(state["path"])
+
+
+def _write_epoch_scalars(log_dir, epoch, logs):
+    """An epoch's scalars where and as Keras' TensorBoard callback writes them."""
+    groups = {
+        "train": {name: value for name, value in logs.items() if not name.startswith("val_")},
+        "validation": {name[4:]: value for name, value in logs.items() if name.startswith("val_")},
+    }
+    for folder, values in groups.items():
+        writer = tf.summary.create_file_writer(str(Path(log_dir) / folder))
+        with writer.as_default():
+            for name, value in values.items():
+                tf.summary.scalar(f"epoch_{name}", value, step=epoch)
+        writer.close()
 
 
 def _constant_learning_rates(model):
@@ -177,8 +228,13 @@ def _describe_data(spec):
     return f"{name} ({where[source['type']]})"
 
 
-def _finished_message(out_dir, done, step, epochs):
+def _finished_message(out_dir, done, step, epochs, exporting=False):
     """What `train` says instead of training a run that has done all its epochs."""
+    if exporting:
+        return (
+            f"{out_dir} has finished its {done} epochs ({step} steps): not training it again; "
+            "exporting it, as it has no export yet"
+        )
     return (
         f"{out_dir} has finished its {done} epochs ({step} steps): not training or exporting "
         "it again.\n  results: evaluation.json, metrics.csv, samples/ and export/ in that "
@@ -380,8 +436,9 @@ def train(
     state = backup.restore(model)
     epoch, epoch_step = _resume_position(state, steps)
     if state is not None and epoch >= total_epochs:
-        logger.warning(_finished_message(out_dir, epoch, state["step"], total_epochs))
-        export = False
+        # A run killed after its last epoch, before its export, is exported now.
+        export = export and not numbered_versions(out_dir / "export" / export_name(out_dir))
+        logger.warning(_finished_message(out_dir, epoch, state["step"], total_epochs, export))
     elif state is not None:
         for optimizer, rate in recipe_rates:
             optimizer.learning_rate = rate
@@ -399,6 +456,8 @@ def train(
     callbacks = _callbacks(
         out_dir, next(iter(heldout)), guard, backup, first_epoch=epoch, progress=progress
     )
+    if backup.epoch_end_pending(state):
+        _rebuild_epoch_end(callbacks, model, backup, state, out_dir / "logs")
 
     def fit(first_epoch, epoch_steps, last_epoch):
         # A resumed run gets a data order of its own (seeded by the step), so

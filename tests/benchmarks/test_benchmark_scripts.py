@@ -152,7 +152,7 @@ def test_run_all_writes_results_and_targets(tiny_run):
     assert "python benchmarks/run_all.py --tiny" in markdown
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["benchmark"] == "run_all" and summary["setting"] == "tiny"
-    assert len(summary["targets"]) == 9
+    assert len(summary["targets"]) == 10
     # The scripts of this suite never fail; others' failures are recorded, not raised.
     assert not set(summary["errors"]) & set(OWN_SCRIPTS)
     assert markdown.startswith("# Benchmark results")
@@ -170,7 +170,7 @@ def test_run_all_records_a_missing_script():
         {"models": result}, {"models": 0.0}, "tiny", {"cpu": "x"}, "cmd", "now"
     )
     assert "**Error**: missing" in markdown
-    assert [verdict for _, _, verdict in rows] == [None] * 9
+    assert [verdict for _, _, verdict in rows] == [None] * 10
 
 
 @pytest.mark.slow

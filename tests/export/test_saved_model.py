@@ -135,7 +135,7 @@ def test_one_naming_rule_for_every_source(model, tmp_path):
     for bad in ("a b", "ü"):
         with pytest.raises(ValueError, match="pass --name NAME"):
             export_name(bad)
-    with pytest.raises(ValueError, match="is not one folder name"):
+    with pytest.raises(ValueError, match="is not allowed: a model name is 1 to 255 letters"):
         export_saved_model(model, tmp_path, name="../escape")
     assert not (tmp_path.parent / "escape").exists()
 

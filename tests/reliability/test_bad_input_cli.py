@@ -248,7 +248,12 @@ EXPORT_ERRORS = [
         "is not a training run: {folder}/run_without_checkpoint/checkpoints/last.keras is missing",
         id="cli-export-run-without-checkpoint",
     ),
-    pytest.param("keras", ["--name", "a/b"], "is not one folder name", id="cli-export-bad-name"),
+    pytest.param(
+        "keras",
+        ["--name", "a/b"],
+        "model name 'a/b' is not allowed: a model name is 1 to 255 letters",
+        id="cli-export-bad-name",
+    ),
     pytest.param(
         "keras", ["--version", "0"], "argument --version: 0 must be 1 or more", id="cli-export-v0"
     ),
