@@ -13,7 +13,9 @@ Every file a command writes for its user (`inpaint --out`, `evaluate --json
   temporary file `.partial-<random>-<name>` in the output's own folder,
   flushes it to disk and renames it over `path` (`os.replace`, atomic on one
   file system). A failure or an interrupt half-way removes the temporary file
-  and leaves an earlier `path` exactly as it was.
+  and leaves an earlier `path` exactly as it was; a SIGKILL leaves it behind,
+  and `remove_partial_files` clears a training run's when the run starts
+  again.
 
 Example:
     >>> from keras_inpaint.output_files import check_output, write_text
@@ -108,6 +110,21 @@ def check_output(path, inputs=None, option="the output"):
             "output path in a folder you can write to."
         )
     return path
+
+
+def remove_partial_files(folder):
+    """Remove the temporary files that killed writers left in `folder` and below.
+
+    Only for a folder that one process writes at a time (a training run's,
+    as it starts): another writer's file in progress would go too. Returns
+    the removed paths.
+    """
+    removed = []
+    for path in sorted(Path(folder).rglob(f"{PARTIAL_PREFIX}*")):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _partial_path(path):

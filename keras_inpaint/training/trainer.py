@@ -65,7 +65,7 @@ from keras_inpaint.data import build_dataset, load_data_spec, with_folder
 from keras_inpaint.data.sources import list_image_files, read_file_list
 from keras_inpaint.evaluation import compare_methods
 from keras_inpaint.export import export_name, export_saved_model, numbered_versions
-from keras_inpaint.output_files import write_text
+from keras_inpaint.output_files import remove_partial_files, write_text
 from keras_inpaint.training.recipes import DEFAULT_RECIPE, build_inpainter, load_recipe
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,9 @@ def write_json(path, payload):
 def _prepare_run_dir(out_dir, recipe, data_spec, init_preset=None):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # A run killed while writing a file leaves its temporary copy; the file itself is
+    # whole (the old one) and is written again from the backup.
+    remove_partial_files(out_dir)
     record = {"recipe": recipe, "data": data_spec}
     if init_preset is not None:
         record["init_preset"] = _preset_record(init_preset)

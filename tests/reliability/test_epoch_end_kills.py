@@ -80,24 +80,26 @@ def before_epoch_end(cls, at_epoch, action):
 
 def mid_metrics_write(at_epoch, action):
     """Run `action(temporary_file)` once epoch `at_epoch`'s row is written, before the rename."""
+    from keras_inpaint import output_files
     from keras_inpaint.callbacks import metrics_csv
 
     original_write_row = metrics_csv.MetricsCSV.write_row
 
     class ReplaceAfterAction:
-        """`os` for metrics_csv, whose `replace` first runs the action."""
+        """`os` for output_files (which renames the row's file), whose `replace` first runs
+        the action."""
 
         def __getattr__(self, name):
             return getattr(os, name)
 
         def replace(self, source, target):
             action(Path(source))
-            metrics_csv.os = os
+            output_files.os = os
             os.replace(source, target)
 
     def write_row(self, epoch, logs):
         if epoch == at_epoch:
-            metrics_csv.os = ReplaceAfterAction()
+            output_files.os = ReplaceAfterAction()
         return original_write_row(self, epoch, logs)
 
     metrics_csv.MetricsCSV.write_row = write_row
@@ -251,7 +253,8 @@ def test_kills_at_points_of_an_epoch_end_lose_and_double_nothing(tmp_path):
     assert report["second"]["samples"] == ["epoch_001.png"]
     assert report["before_checkpoint"]["rows"] == [1]
     assert report["mid_metrics_write"]["rows"] == [1]
-    assert report["mid_metrics_write"]["partial"] == [".partial-metrics.csv"]
+    (partial,) = report["mid_metrics_write"]["partial"]
+    assert partial.startswith(".partial-") and partial.endswith("-metrics.csv"), partial
 
     finished = [report[name] for name in ("finished", *(f"{name} finished" for name in COPIES))]
     assert [run["exit"] for run in finished] == [0, 0, 0], completed.stderr[-3000:]
