@@ -2,6 +2,7 @@
 
 import io
 import os
+import select
 
 import pytest
 
@@ -33,8 +34,12 @@ def terminal():
     stream = open(secondary, "w")
 
     def read():
+        # One read may return part of what was written: read until nothing more comes.
         stream.flush()
-        return os.read(primary, 65536).decode().replace("\r\n", "\n")
+        chunks = []
+        while select.select([primary], [], [], 0.5)[0]:
+            chunks.append(os.read(primary, 65536))
+        return b"".join(chunks).decode().replace("\r\n", "\n")
 
     yield stream, read
     stream.close()
