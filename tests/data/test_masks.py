@@ -1,9 +1,12 @@
-"""Tests for keras_inpaint.data.masks: shapes, seeds, hole ratios, files, specs."""
+"""Tests for keras_inpaint.data.masks: shapes, seeds, hole ratios, files, specs, layout."""
 
+import ast
 import doctest
+import importlib
 import inspect
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import tensorflow as tf
 from skimage import measure
 
 from keras_inpaint.data import masks
+from keras_inpaint.data.masks import draws, kinds, raster
 
 SIZE = 64
 BATCH = 8
@@ -22,6 +26,10 @@ RANDOM_KINDS = {
     "free_form": masks.free_form,
 }
 SHAPE_KINDS = ("random_boxes", "irregular_strokes", "free_form")
+
+PACKAGE = "keras_inpaint.data.masks"
+# The package's modules, top first: each imports only modules below it.
+MODULES = ("spec", "files", "kinds", "fitting", "raster", "draws", "checks")
 
 
 def hole_counts(mask):
@@ -207,7 +215,7 @@ def test_capsule_rasteriser_matches_brute_force():
     coordinates = {"ax": ax, "ay": ay, "bx": bx, "by": by, "radius": radius}
     capsules = {key: tf.constant(value, tf.float32) for key, value in coordinates.items()}
     capsules["active"] = tf.constant(active)
-    actual = masks._fill_capsules(capsules, height, width, None).numpy()[..., 0]
+    actual = raster.fill_capsules(capsules, height, width, None).numpy()[..., 0]
 
     y, x = np.mgrid[:height, :width].astype(np.float64)
     expected = np.zeros((n, height, width), bool)
@@ -381,13 +389,14 @@ def test_make_mask_fn_from_json(spec):
     assert hole_counts(mask).min() > 0
 
 
-def test_every_option_has_a_size_free_check():
-    for kind in masks.MASK_KINDS:
-        if kind in ("files", "mixture"):  # built from a pattern / from other specs
-            continue
-        for name in inspect.signature(getattr(masks, kind)).parameters:
+def test_every_option_is_checked_when_the_spec_is_read():
+    # make_mask_fn has no image size: a bad value of any option of any
+    # generated kind is refused there, with the option's name.
+    for kind, generator in kinds.GENERATORS.items():
+        for name in inspect.signature(generator).parameters:
             if name not in ("batch_size", "height", "width", "seed"):
-                assert name in masks._OPTION_CHECKS, (kind, name)
+                with pytest.raises(ValueError, match=name):
+                    masks.make_mask_fn({"kind": kind, name: "not a number"})
 
 
 @pytest.mark.parametrize(
@@ -436,9 +445,69 @@ def test_bad_arguments_raise_value_error(call, message):
 
 
 def test_docstring_examples_run():
-    results = doctest.testmod(masks, optionflags=doctest.ELLIPSIS)
-    assert results.attempted > 10
-    assert results.failed == 0
+    for name in ("", *(f".{module}" for module in MODULES)):
+        module = importlib.import_module(f"{PACKAGE}{name}")
+        results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert results.attempted > 0, name
+        assert results.failed == 0, name
+
+
+# === Package layout ===
+
+
+def package_modules_imported(source):
+    """The modules of the masks package that `source` imports."""
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "the package uses absolute imports"
+            if node.module == PACKAGE:
+                imported.update(alias.name for alias in node.names)
+            elif node.module.startswith(f"{PACKAGE}."):
+                imported.add(node.module.split(".")[3])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith(f"{PACKAGE}."):
+                    imported.add(alias.name.split(".")[3])
+    return imported
+
+
+def test_modules_import_only_modules_below_them():
+    folder = Path(masks.__file__).parent
+    assert {path.stem for path in folder.glob("*.py")} == {"__init__", *MODULES}
+    for level, name in enumerate(MODULES):
+        source = (folder / f"{name}.py").read_text()
+        assert ast.get_docstring(ast.parse(source)), f"{name}.py has no docstring"
+        imported = package_modules_imported(source)
+        assert imported <= set(MODULES[level + 1 :]), (name, imported)
+    # The check sees an upward import.
+    assert package_modules_imported(f"from {PACKAGE} import spec") == {"spec"}
+    assert package_modules_imported(f"from {PACKAGE}.kinds import free_form") == {"kinds"}
+
+
+def test_package_keeps_its_public_names():
+    assert sorted(masks.__all__) == [
+        "MASK_KINDS",
+        "center_box",
+        "free_form",
+        "from_files",
+        "irregular_strokes",
+        "load_mask_file",
+        "make_mask_fn",
+        "random_boxes",
+        "random_region",
+    ]
+    # Error messages list the kinds in this order; a new kind comes before "files".
+    assert masks.MASK_KINDS[:5] == (
+        "center_box",
+        "random_boxes",
+        "random_region",
+        "irregular_strokes",
+        "free_form",
+    )
+    assert masks.MASK_KINDS == (*kinds.GENERATORS, "files", "mixture")
+    for name in masks.__all__:
+        assert hasattr(masks, name), name
 
 
 # === Rasteriser paths ===
@@ -467,7 +536,7 @@ def test_capsules_painted_in_chunks_match_brute_force(monkeypatch):
     # vertical, horizontal and point capsules, capsules beyond the image.
     rng = np.random.default_rng(3)
     n, count, height, width = 5, 10, 24, 48
-    monkeypatch.setattr(masks, "_CHUNK_PIXELS", 2 * height * width)
+    monkeypatch.setattr(raster, "CHUNK_PIXELS", 2 * height * width)
     coordinates = {
         "ax": rng.uniform(-10, width + 10, (n, count)),
         "ay": rng.uniform(-10, height + 10, (n, count)),
@@ -486,7 +555,7 @@ def test_capsules_painted_in_chunks_match_brute_force(monkeypatch):
     coordinates = {key: value.astype(np.float32) for key, value in coordinates.items()}
     capsules = {key: tf.constant(value) for key, value in coordinates.items()}
     capsules["active"] = tf.constant(active)
-    actual = masks._fill_capsules(capsules, height, width, None).numpy()
+    actual = raster.fill_capsules(capsules, height, width, None).numpy()
     assert actual.shape == (n, height, width, 1)
     assert set(np.unique(actual)) <= {0.0, 1.0}
     expected, near_edge = capsule_brute_force(
@@ -503,8 +572,8 @@ def test_capsules_painted_in_chunks_match_brute_force(monkeypatch):
 
 
 def test_arcs_use_as_few_segments_as_needed():
-    segments = masks._arc_segments(256)
-    arcs = masks._draw_arcs(64, tf.constant([1, 2]), 3, 256, 256, 3.0, 15.0, segments)
+    segments = draws.arc_segments(256)
+    arcs = draws.draw_arcs(64, tf.constant([1, 2]), 3, 256, 256, 3.0, 15.0, segments)
     used = arcs["used"].numpy().reshape(64, 3, segments)
     ax, ay, bx, by = (
         arcs[key].numpy().reshape(64, 3, segments) for key in ("ax", "ay", "bx", "by")
@@ -524,7 +593,7 @@ def test_top_pixels_take_ties_in_raster_order():
     # A flat field: every pixel ties, the first `count` in raster order win.
     field = tf.zeros([3, 5, 7, 1])
     counts = tf.constant([0, 12, 35])
-    mask = masks._top_pixels(field, counts).numpy()[..., 0]
+    mask = raster.top_pixels(field, counts).numpy()[..., 0]
     for image, count in zip(mask, [0, 12, 35], strict=True):
         np.testing.assert_array_equal(image.ravel(), np.arange(35) < count)
 
