@@ -8,10 +8,10 @@ them. A new entry only needs its own folder here.
 import importlib
 import pkgutil
 
-from keras_inpaint.models.inpainter import Inpainter
+from keras_inpaint.models.inpainter import Inpainter, TrainingSchedule
 
 ENTRIES = tuple(module.name for module in pkgutil.iter_modules(__path__) if module.ispkg)
 for _entry in ENTRIES:
     importlib.import_module(f"{__name__}.{_entry}")
 
-__all__ = ["ENTRIES", "Inpainter"]
+__all__ = ["ENTRIES", "Inpainter", "TrainingSchedule"]

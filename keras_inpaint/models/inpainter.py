@@ -1,21 +1,62 @@
 """The training base of every zoo entry: a generator, an optional discriminator, one `fit`.
 
-Each paper's wrapper subclasses `Inpainter` and says what its losses are
-(`generator_losses`, `discriminator_losses`) and, where the paper has one,
-its schedule. The base owns what is common: composing the output with the
-known pixels, the two optimizers, distribution-aware loss scaling, a step
-counter that is saved with the weights (so schedules survive a resume), loss
-trackers and image-quality metrics.
+Each paper's wrapper subclasses `Inpainter` and fills in hooks: its losses
+(`generator_losses`, `discriminator_losses`), the loss terms it logs
+(`generator_loss_names`, `adversarial_loss_names`, `discriminator_loss_names`)
+and, where the paper has one, its schedule (`train_schedule`). The base owns
+the training step and what is common: composing the output with the known
+pixels, the two optimizers, distribution-aware loss scaling, a step counter
+that is saved with the weights (so schedules survive a resume), loss trackers
+and image-quality metrics.
 
 Batches are `((masked_image, mask), image)` in [-1, 1], mask 1 = hole (see
 docs/ARCHITECTURE.md).
+
+Example:
+    >>> from keras_inpaint.models.context_encoder import (
+    ...     ContextEncoderGenerator, ContextEncoderInpainter)
+    >>> generator = ContextEncoderGenerator(
+    ...     image_size=32, variant="full", encoder_filters=[8, 8, 8],
+    ...     bottleneck=16, decoder_filters=[8, 8, 8])
+    >>> ContextEncoderInpainter(generator).loss_names
+    ('g_loss', 'rec_loss')
 """
+
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
 from keras import ops
 
 from keras_inpaint.metrics import PSNR, MeanL1
+
+
+class TrainingSchedule(NamedTuple):
+    """What one training step runs: three boolean scalars, tensors or Python bools.
+
+    Attributes:
+        train_generator: the generator's optimizer takes a step.
+        train_discriminator: the discriminator's optimizer takes a step.
+        adversarial: the generator's loss includes its adversarial term (the
+            discriminator is run on the generator's output).
+    """
+
+    train_generator: object
+    train_discriminator: object
+    adversarial: object
+
+
+def _when(condition, true_fn, false_fn):
+    """`true_fn()` if `condition` (a bool or boolean scalar tensor) holds, else `false_fn()`.
+
+    A condition known while tracing (a Python bool, a constant) picks its
+    branch in Python, so no conditional enters the graph; any other is a
+    `tf.cond`, whose two branches return the same structure.
+    """
+    known = tf.get_static_value(condition)
+    if known is not None:
+        return true_fn() if known else false_fn()
+    return tf.cond(condition, true_fn, false_fn)
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
@@ -27,10 +68,38 @@ class Inpainter(keras.Model):
     predicts only the centre region (Context Encoders) has its prediction
     pasted into the centre of the canvas.
 
-    The base class trains the generator on `generator_losses` and, when a
-    discriminator is given, the discriminator on `discriminator_losses`, once
-    each per batch. Subclasses implement both methods; `loss_names` lists the
-    logged terms.
+    Each training step (`train_step`) asks `train_schedule(step)`, with `step`
+    the saved `step_counter`, which networks train, then:
+
+    1. where `train_discriminator`: the discriminator takes one step on
+       `discriminator_losses` of the generator's `discriminator_fakes`;
+    2. where `train_generator`: the generator takes one step on
+       `generator_losses` of its `generator_outputs`, with the adversarial
+       term where `adversarial`; otherwise `frozen_generator_losses` of the
+       composite the discriminator judged (or of the generator's inference
+       output) are logged and no generator variable changes;
+    3. the step counter advances.
+
+    An optimizer is applied only at steps where its network trains (applying
+    one with zero gradients would still move the weights through momentum or
+    weight decay, and count a step). A schedule of boolean tensors (e.g.
+    `step >= 1000`) becomes `tf.cond`s in the traced step, so one graph serves
+    every phase, under a distribution strategy and after a resume too; the
+    default schedule is constant and builds no conditional.
+
+    Hooks a wrapper overrides (one per paper):
+
+    - `generator_losses` (required): a dict of named loss tensors, the
+      optimised total under `"g_loss"`.
+    - `discriminator_losses` (required with a discriminator): a dict, the
+      total under `"d_loss"`.
+    - `generator_loss_names`, `adversarial_loss_names`,
+      `discriminator_loss_names`: the logged terms. `loss_names`, one tracker
+      each, is per instance: the first group, plus the other two when the
+      model has a discriminator (a model without one logs no zero
+      discriminator or adversarial terms).
+    - `train_schedule`, `generator_outputs`, `discriminator_fakes`,
+      `frozen_generator_losses`: optional, see each.
 
     Args:
         generator: functional generator, inputs `[masked_image, mask]`.
@@ -45,34 +114,51 @@ class Inpainter(keras.Model):
         ...     bottleneck=16, decoder_filters=[8, 8, 8])
         >>> model = ContextEncoderInpainter(generator)
         >>> model.compile(g_optimizer=keras.optimizers.Adam(2e-4))
+        >>> model.train_schedule(0)
+        TrainingSchedule(train_generator=True, train_discriminator=False, adversarial=False)
     """
 
-    loss_names = ("g_loss",)
+    # Terms of `generator_losses` logged by every instance.
+    generator_loss_names = ("g_loss",)
+    # Terms of `generator_losses` that need the discriminator: logged only with one,
+    # and only at steps whose schedule is `adversarial`.
+    adversarial_loss_names = ()
+    # Terms of `discriminator_losses`: logged only with a discriminator.
+    discriminator_loss_names = ("d_loss",)
 
     def __init__(self, generator, discriminator=None, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         # The step counter drives schedules; it is a weight of the model, so it is
-        # saved by checkpoints and BackupAndRestore and a resumed run continues.
+        # saved by checkpoints and `TrainingBackup` snapshots and a resumed run continues.
         self.step_counter = self.add_weight(
             name="step_counter", shape=(), dtype="int64", initializer="zeros", trainable=False
         )
-        self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        names = tuple(self.generator_loss_names)
+        if discriminator is not None:
+            names += tuple(self.adversarial_loss_names) + tuple(self.discriminator_loss_names)
+        self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.quality_metrics = [PSNR(region="image"), PSNR(region="hole"), MeanL1(region="hole")]
         self.g_optimizer = None
         self.d_optimizer = None
         # Generator and discriminator are functional models, built on creation.
         self.built = True
 
+    @property
+    def loss_names(self):
+        """The loss terms this model logs (a tracker each), in order."""
+        return tuple(self.loss_trackers)
+
     # === Compile ===
     def compile(self, g_optimizer, d_optimizer=None, **kwargs):
         """Set the optimizers and build their variables now.
 
-        Building before `fit` matters: `BackupAndRestore` restores optimizer
-        state only into variables that already exist. The generator's optimizer
-        is also Keras's `model.optimizer` (what callbacks such as TensorBoard
-        and BackupAndRestore look at), so no unused default optimizer exists.
+        Building before `fit` matters: a restored backup (`TrainingBackup`,
+        `load_weights`) restores optimizer state only into variables that
+        already exist. The generator's optimizer is also Keras's
+        `model.optimizer` (what callbacks such as TensorBoard look at), so no
+        unused default optimizer exists.
         """
         super().compile(optimizer=g_optimizer, **kwargs)
         if self.discriminator is not None and d_optimizer is None:
@@ -124,14 +210,68 @@ class Inpainter(keras.Model):
         full = ops.cast(self.expand_prediction(prediction, masked_image), masked_image.dtype)
         return masked_image * (1.0 - mask) + full * mask
 
+    # === Schedule (overridden by a wrapper whose paper has one) ===
+    def train_schedule(self, step):
+        """Which networks train at training step `step`: a `TrainingSchedule`.
+
+        `step` is the step counter (an int64 scalar; the saved `step_counter`
+        weight in training). Return boolean tensors for a schedule that
+        depends on `step` (e.g. `step >= 1000`): they become `tf.cond`s of the
+        traced step. The default, constant: the generator at every step and,
+        where the model has one, the discriminator, the generator's loss
+        with its adversarial term. Without a discriminator a schedule must
+        keep `train_discriminator` and `adversarial` False.
+        """
+        has_discriminator = self.discriminator is not None
+        return TrainingSchedule(True, has_discriminator, has_discriminator)
+
     # === Losses (implemented by each paper's subclass) ===
-    def generator_losses(self, image, prediction, composite, mask, training):
-        """Return a dict of loss terms with the total under `"g_loss"`."""
+    def generator_outputs(self, masked_image, mask, training):
+        """The generator's outputs that `generator_losses` reads.
+
+        A dict with the `"prediction"` (what `compose` puts in the hole) and
+        any other output, passed to `generator_losses` as a keyword argument
+        of the same name (e.g. PEPSI's coarse path). Used by the generator's
+        training step and by evaluation. Default: the generator's prediction.
+        """
+        return {"prediction": self.generator([masked_image, mask], training=training)}
+
+    def generator_losses(self, image, prediction, composite, mask, training, adversarial=True):
+        """Return a dict of loss terms with the total under `"g_loss"`.
+
+        `adversarial` (a bool or boolean tensor) says whether the total
+        includes the adversarial term; compute that term with
+        `adversarial_term`, so the discriminator does not run where it is
+        false. Further keyword arguments are the extra `generator_outputs`.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement generator_losses")
+
+    def adversarial_term(self, adversarial, term):
+        """`term()` where `adversarial` holds, else 0.0 without calling `term` (nor D)."""
+        return _when(adversarial, term, lambda: ops.zeros((), "float32"))
 
     def discriminator_losses(self, image, prediction, composite, mask, training):
         """Return a dict of loss terms with the total under `"d_loss"`."""
         raise NotImplementedError(f"{type(self).__name__} must implement discriminator_losses")
+
+    def discriminator_fakes(self, masked_image, mask):
+        """The generator's `(prediction, composite)` the discriminator's step learns from.
+
+        Default: the generator in training mode (batch statistics, as in its
+        own step), gradients stopped.
+        """
+        prediction = ops.stop_gradient(self.generator([masked_image, mask], training=True))
+        return prediction, self.compose(prediction, masked_image, mask)
+
+    def frozen_generator_losses(self, image, composite, mask):
+        """Terms logged at a step whose schedule does not train the generator.
+
+        `composite` is the one the discriminator judged at that step (or the
+        generator's inference output where the discriminator did not train).
+        Return a dict of terms named in `generator_loss_names`; the others are
+        not logged at that step. Default: none.
+        """
+        return {}
 
     # === Training ===
     @staticmethod
@@ -141,33 +281,118 @@ class Inpainter(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return loss / float(replicas) if replicas > 1 else loss
 
-    def _apply(self, optimizer, tape, scaled_loss, variables):
-        gradients = tape.gradient(scaled_loss, variables)
-        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+    def _checked_schedule(self):
+        schedule = TrainingSchedule(*self.train_schedule(self.step_counter))
+        if self.discriminator is None:
+            for name in ("train_discriminator", "adversarial"):
+                known = tf.get_static_value(getattr(schedule, name))
+                if known is None or known:
+                    raise ValueError(
+                        f"{type(self).__name__}.train_schedule returns a {name} that may be "
+                        "true, but the model has no discriminator: return False for it when "
+                        "self.discriminator is None."
+                    )
+        return schedule
 
-    def _train_discriminator(self, masked_image, mask, image):
-        prediction = self.generator([masked_image, mask], training=True)
-        prediction = ops.stop_gradient(prediction)
-        composite = self.compose(prediction, masked_image, mask)
+    def _apply_when(self, active, optimizer, gradients, network):
+        """Apply `optimizer` to `network` only where `active` (a bool or boolean tensor) holds.
+
+        A constant `active` is decided in Python. Otherwise, on one device,
+        this is a `tf.cond`. Under a strategy that aggregates gradients with
+        `merge_call` (MirroredStrategy), `apply_gradients` cannot run inside a
+        replica's `tf.cond`, so the condition moves to the cross-replica
+        context and each replica applies its gradients from there, the
+        pattern of Keras's LossScaleOptimizer.
+        """
+        variables = network.trainable_variables
+
+        def apply(grads):
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+        known = tf.get_static_value(active)
+        if known is not None:
+            if known:
+                apply(gradients)
+        elif tf.distribute.has_strategy() and (
+            not tf.__internal__.distribute.strategy_supports_no_merge_call()
+        ):
+
+            def cross_replica(strategy, active, gradients):
+                # Every replica computed the same schedule from the same step counter.
+                first = strategy.experimental_local_results(active)[0]
+                tf.cond(
+                    first,
+                    lambda: strategy.extended.call_for_each_replica(apply, args=(gradients,)),
+                    lambda: None,
+                )
+
+            tf.distribute.get_replica_context().merge_call(cross_replica, args=(active, gradients))
+        else:
+            tf.cond(active, lambda: apply(gradients), lambda: None)
+
+    def _discriminator_gradients(self, masked_image, mask, image):
+        prediction, composite = self.discriminator_fakes(masked_image, mask)
         with tf.GradientTape() as tape:
             losses = self.discriminator_losses(image, prediction, composite, mask, training=True)
             scaled_loss = self._per_replica(losses["d_loss"])
-        self._apply(self.d_optimizer, tape, scaled_loss, self.discriminator.trainable_variables)
-        return losses
+        gradients = tape.gradient(scaled_loss, self.discriminator.trainable_variables)
+        return self._terms(self.discriminator_loss_names, losses, True), gradients, composite
 
-    def _train_generator(self, masked_image, mask, image):
+    def _discriminator_skipped(self, masked_image):
+        terms = self._terms(self.discriminator_loss_names, {}, False)
+        zeros = [ops.zeros_like(v) for v in self.discriminator.trainable_variables]
+        return terms, zeros, ops.zeros_like(masked_image)
+
+    def _generator_losses(self, masked_image, mask, image, training, adversarial):
+        """`(generator_losses, prediction, composite)` of the `generator_outputs`."""
+        outputs = dict(self.generator_outputs(masked_image, mask, training=training))
+        prediction = outputs.pop("prediction")
+        composite = self.compose(prediction, masked_image, mask)
+        losses = self.generator_losses(
+            image, prediction, composite, mask, training, adversarial=adversarial, **outputs
+        )
+        return losses, prediction, composite
+
+    def _generator_gradients(self, masked_image, mask, image, adversarial):
         with tf.GradientTape() as tape:
-            prediction = self.generator([masked_image, mask], training=True)
-            composite = self.compose(prediction, masked_image, mask)
-            losses = self.generator_losses(image, prediction, composite, mask, training=True)
+            losses, _, composite = self._generator_losses(
+                masked_image, mask, image, training=True, adversarial=adversarial
+            )
             scaled_loss = self._per_replica(losses["g_loss"])
-        self._apply(self.g_optimizer, tape, scaled_loss, self.generator.trainable_variables)
-        return losses, composite
+        gradients = tape.gradient(scaled_loss, self.generator.trainable_variables)
+        terms = self._terms(self.generator_loss_names, losses, True)
+        terms.update(self._terms(self.adversarial_loss_names, losses, adversarial))
+        return terms, gradients, composite
 
-    def _log(self, losses, image, composite, mask):
+    def _frozen_generator(self, masked_image, mask, image, judged, judged_now):
+        def inference():
+            prediction = self.generator([masked_image, mask], training=False)
+            return self.compose(prediction, masked_image, mask)
+
+        composite = _when(judged_now, lambda: judged, inference)
+        losses = self.frozen_generator_losses(image, composite, mask)
+        zeros = [ops.zeros_like(v) for v in self.generator.trainable_variables]
+        terms = self._terms(self.generator_loss_names, losses, True)
+        terms.update(self._terms(self.adversarial_loss_names, {}, False))
+        return terms, zeros, composite
+
+    def _terms(self, names, losses, logged):
+        """`{name: (value, logged)}` for those `names` this model logs; a missing term is 0."""
+        return {
+            name: (losses[name], logged) if name in losses else (ops.zeros((), "float32"), False)
+            for name in names
+            if name in self.loss_trackers
+        }
+
+    def _log(self, terms, image, composite, mask):
+        """Update the trackers from `{name: (value, logged)}` and the metrics; return the logs."""
         batch_size = ops.shape(image)[0]
-        for name, value in losses.items():
-            if name in self.loss_trackers:
+        for name, (value, logged) in terms.items():
+            known = tf.get_static_value(logged)
+            if known is None:
+                weight = ops.cast(batch_size, "float32") * ops.cast(logged, "float32")
+                self.loss_trackers[name].update_state(value, sample_weight=weight)
+            elif known:
                 self.loss_trackers[name].update_state(value, sample_weight=batch_size)
         for metric in self.quality_metrics:
             metric.update_state(image, composite, mask)
@@ -175,24 +400,41 @@ class Inpainter(keras.Model):
 
     def train_step(self, data):
         (masked_image, mask), image = data
-        losses = {}
+        schedule = self._checked_schedule()
+        terms, judged = {}, None
         if self.discriminator is not None:
-            losses.update(self._train_discriminator(masked_image, mask, image))
-        generator_losses, composite = self._train_generator(masked_image, mask, image)
-        losses.update(generator_losses)
+            d_terms, d_gradients, judged = _when(
+                schedule.train_discriminator,
+                lambda: self._discriminator_gradients(masked_image, mask, image),
+                lambda: self._discriminator_skipped(masked_image),
+            )
+            self._apply_when(
+                schedule.train_discriminator, self.d_optimizer, d_gradients, self.discriminator
+            )
+            terms.update(d_terms)
+        g_terms, g_gradients, composite = _when(
+            schedule.train_generator,
+            lambda: self._generator_gradients(masked_image, mask, image, schedule.adversarial),
+            lambda: self._frozen_generator(
+                masked_image, mask, image, judged, schedule.train_discriminator
+            ),
+        )
+        self._apply_when(schedule.train_generator, self.g_optimizer, g_gradients, self.generator)
         self.step_counter.assign_add(1)
-        return self._log(losses, image, ops.stop_gradient(composite), mask)
+        terms.update(g_terms)
+        return self._log(terms, image, ops.stop_gradient(composite), mask)
 
     def test_step(self, data):
         (masked_image, mask), image = data
-        prediction = self.generator([masked_image, mask], training=False)
-        composite = self.compose(prediction, masked_image, mask)
-        losses = self.generator_losses(image, prediction, composite, mask, training=False)
-        if self.discriminator is not None:
+        has_discriminator = self.discriminator is not None
+        losses, prediction, composite = self._generator_losses(
+            masked_image, mask, image, training=False, adversarial=has_discriminator
+        )
+        if has_discriminator:
             losses.update(
                 self.discriminator_losses(image, prediction, composite, mask, training=False)
             )
-        return self._log(losses, image, composite, mask)
+        return self._log(self._terms(self.loss_names, losses, True), image, composite, mask)
 
     # === Config ===
     def get_config(self):

@@ -77,6 +77,18 @@ def test_phase_of_each_step(networks):
     assert [int(tiny_glcic(1, 0, networks=networks).phase(s)) for s in range(3)] == [1, 3, 3]
 
 
+def test_train_schedule_of_each_phase(networks):
+    model = tiny_glcic(2, 2, networks=networks)
+    schedules = [tuple(bool(flag) for flag in model.train_schedule(s)) for s in range(5)]
+    # (train_generator, train_discriminator, adversarial) in phases 1, 1, 2, 2, 3.
+    assert schedules == [(True, False, False)] * 2 + [(False, True, False)] * 2 + [(True,) * 3]
+    # Without a discriminator, phase 1 forever: nothing of D is scheduled nor logged.
+    alone = tiny_glcic(2, 2, discriminator=False, networks=networks)
+    assert tuple(alone.train_schedule(10)) == (True, False, False)
+    assert alone.loss_names == ("g_loss", "rec_loss")
+    assert model.loss_names == ("g_loss", "rec_loss", "adv_loss", "d_loss")
+
+
 def test_schedule_switches_exactly_and_survives_a_save_in_phase_two(tmp_path):
     """Tc = Td = 2: steps 0-1 train G only, 2-3 D only, 4- both; every variable is checked.
 
@@ -177,6 +189,7 @@ def test_without_discriminator_trains_on_the_hole_mse(networks):
     model = tiny_glcic(discriminator=False, networks=networks)
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
     assert history.history["g_loss"] == history.history["rec_loss"]
+    assert not {"adv_loss", "d_loss"} & set(history.history)
 
 
 def test_evaluate_reports_every_term(networks):

@@ -3,11 +3,14 @@
 import keras
 import numpy as np
 import pytest
+from keras import ops
 from test_case import (
     assert_fit_step_trains,
     assert_keras_round_trip,
+    changed,
     random_batch,
     run_on_two_cpus,
+    snapshot,
 )
 
 from keras_inpaint.models.context_encoder import (
@@ -15,6 +18,7 @@ from keras_inpaint.models.context_encoder import (
     ContextEncoderInpainter,
     DCGANDiscriminator,
 )
+from keras_inpaint.models.inpainter import TrainingSchedule
 from keras_inpaint.models.patch_gan import PatchGANDiscriminator
 
 
@@ -84,6 +88,105 @@ def test_without_discriminator_trains_on_reconstruction_only():
     model = tiny_full(discriminator=False)
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
     assert history.history["g_loss"] == history.history["rec_loss"]
+
+
+def test_loss_names_are_per_instance_and_without_discriminator_no_zeros_are_logged():
+    assert tiny_full().loss_names == ("g_loss", "rec_loss", "adv_loss", "d_loss")
+    model = tiny_full(discriminator=False)
+    assert model.loss_names == ("g_loss", "rec_loss")
+    expected = {"g_loss", "rec_loss", "psnr", "hole_psnr", "hole_l1"}
+    assert {metric.name for metric in model.metrics} == expected
+    history = model.fit(np_batches(random_batch(4, 32)), epochs=1, steps_per_epoch=1, verbose=0)
+    assert set(history.history) == expected
+    logs = model.evaluate(np_batches(random_batch(4, 32)).take(1), verbose=0, return_dict=True)
+    assert set(logs) == expected
+
+
+class ScheduledContextEncoder(ContextEncoderInpainter):
+    """A Context Encoder trained on the schedule `schedule(step)` (tests only)."""
+
+    def __init__(self, generator, discriminator=None, schedule=None, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.schedule = schedule
+
+    def train_schedule(self, step):
+        return self.schedule(step)
+
+
+def scheduled(schedule, discriminator=True):
+    generator = tiny_generator()
+    critic = DCGANDiscriminator(image_size=32, filters=[8, 8, 8]) if discriminator else None
+    model = ScheduledContextEncoder(generator, critic, schedule=schedule)
+    model.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-4))
+    return model
+
+
+def fit_one_step(model, batch):
+    """Fit one step; return (generator moved, discriminator moved, logs)."""
+    generator_before = snapshot(model.generator.trainable_variables)
+    discriminator_before = snapshot(model.discriminator.trainable_variables)
+    history = model.fit(np_batches(batch), epochs=1, steps_per_epoch=1, verbose=0)
+    return (
+        changed(generator_before, model.generator.trainable_variables),
+        changed(discriminator_before, model.discriminator.trainable_variables),
+        {name: values[-1] for name, values in history.history.items()},
+    )
+
+
+def constant(value):
+    return lambda step: value
+
+
+def of_step(value):
+    """The same choice as a tensor computed from the step: a `tf.cond` in the traced step."""
+    return lambda step: ops.logical_xor(ops.less(step, 0), value)
+
+
+@pytest.mark.parametrize("form", [constant, of_step], ids=["constant", "tensor"])
+@pytest.mark.parametrize("train_generator, train_discriminator", [(True, False), (False, True)])
+def test_the_schedule_decides_which_network_trains(form, train_generator, train_discriminator):
+    decide = form(train_generator), form(train_discriminator), form(False)
+    model = scheduled(lambda step: TrainingSchedule(*(choice(step) for choice in decide)))
+    generator_moved, discriminator_moved, logs = fit_one_step(model, random_batch(4, 32))
+    assert (generator_moved, discriminator_moved) == (train_generator, train_discriminator)
+    assert int(model.g_optimizer.iterations.numpy()) == int(train_generator)
+    assert int(model.d_optimizer.iterations.numpy()) == int(train_discriminator)
+    # Terms are logged only where their network trained; never the adversarial term here.
+    assert (logs["g_loss"] != 0, logs["d_loss"] != 0) == (train_generator, train_discriminator)
+    assert logs["adv_loss"] == 0 and np.isfinite(logs["hole_psnr"])
+    assert int(model.step_counter.numpy()) == 1
+
+
+def test_a_schedule_of_the_step_alternates_the_networks():
+    def alternate(step):
+        odd = ops.equal(ops.mod(step, 2), 1)
+        return TrainingSchedule(ops.logical_not(odd), odd, False)
+
+    model = scheduled(alternate)
+    batch = random_batch(4, 32)
+    moves = [fit_one_step(model, batch)[:2] for _ in range(3)]
+    assert moves == [(True, False), (False, True), (True, False)]
+    assert int(model.g_optimizer.iterations.numpy()) == 2
+    assert int(model.d_optimizer.iterations.numpy()) == 1
+
+
+def test_the_adversarial_term_follows_the_schedule():
+    model = scheduled(constant(TrainingSchedule(True, True, False)))
+    _, _, logs = fit_one_step(model, random_batch(4, 32))
+    assert logs["adv_loss"] == 0 and logs["d_loss"] != 0
+    assert logs["g_loss"] == pytest.approx(0.999 * logs["rec_loss"], rel=1e-6)
+    model.schedule = constant(TrainingSchedule(True, True, True))
+    model.make_train_function(force=True)
+    _, _, logs = fit_one_step(model, random_batch(4, 32))
+    assert logs["adv_loss"] > 0
+    expected = 0.999 * logs["rec_loss"] + 0.001 * logs["adv_loss"]
+    assert logs["g_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_schedule_training_a_missing_discriminator_is_refused():
+    model = scheduled(constant(TrainingSchedule(True, True, False)), discriminator=False)
+    with pytest.raises(ValueError, match="train_discriminator .* no discriminator"):
+        model.fit(np_batches(random_batch(4, 32)), epochs=1, steps_per_epoch=1, verbose=0)
 
 
 def test_log_mse_reconstruction_is_the_mean_log_hole_mse_and_round_trips(tmp_path):

@@ -59,8 +59,33 @@ def test_l2_objective_is_the_seed_mse_in_unit_range():
 def test_l2_objective_fit_step():
     model = tiny_model("l2")
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
-    assert {"g_loss", "l2_loss"} <= set(history.history)
-    assert "style_out_loss" not in history.history
+    # Its own terms and the quality metrics: no other objective's, no discriminator's.
+    assert set(history.history) == {"g_loss", "l2_loss", "psnr", "hole_psnr", "hole_l1"}
+
+
+LIU_TERMS = (
+    "valid_loss",
+    "hole_loss",
+    "perceptual_loss",
+    "style_out_loss",
+    "style_comp_loss",
+    "tv_loss",
+)
+
+
+@pytest.mark.parametrize(
+    "objective, names",
+    [
+        ("l2", ("g_loss", "l2_loss")),
+        ("log_mse", ("g_loss", "l2_loss", "rec_loss")),
+        ("liu", ("g_loss", "l2_loss", *LIU_TERMS)),
+    ],
+)
+def test_each_objective_logs_exactly_its_own_terms(objective, names):
+    model = PConvInpainter(PConvUNet(**TINY), objective=objective, vgg_weights=None)
+    assert model.loss_names == names
+    assert [metric.name for metric in model.metrics[: len(names)]] == list(names)
+    assert PConvInpainter.from_config(model.get_config()).loss_names == model.loss_names
 
 
 def test_log_mse_objective_is_the_mean_log_hole_mse_and_trains():

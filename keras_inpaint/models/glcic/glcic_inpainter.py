@@ -6,7 +6,6 @@ Completion", SIGGRAPH 2017, https://doi.org/10.1145/3072959.3073659
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_inpaint.losses import (
@@ -16,7 +15,7 @@ from keras_inpaint.losses import (
     hole_log_l2,
     masked_l2,
 )
-from keras_inpaint.models.inpainter import Inpainter
+from keras_inpaint.models.inpainter import Inpainter, TrainingSchedule
 
 _GENERATOR_LOSSES = ("minimax", "non_saturating")
 _REAL_PATCHES = ("random", "hole")
@@ -27,8 +26,9 @@ _RECONSTRUCTIONS = ("mse", "log_mse")
 class GLCICInpainter(Inpainter):
     """Trains GLCIC's completion network against its global + local discriminator.
 
-    The schedule of the paper's algorithm 1, driven by the saved
-    `step_counter` `t` (so a resumed run continues in the right phase):
+    The schedule of the paper's algorithm 1 (`train_schedule`, run by
+    `Inpainter.train_step`), driven by the saved `step_counter` `t` (so a
+    resumed run continues in the right phase):
 
     1. `t < tc`: the generator alone, on the MSE of the hole
        (`L = mean over hole pixels of (C(x, M) - x)^2`); D is not run.
@@ -37,12 +37,12 @@ class GLCICInpainter(Inpainter):
     3. `t >= tc + td`: each step updates D, then the generator on
        `L + alpha * L_adv`.
 
-    An optimizer is only applied in the phases where its network trains:
-    applying one with zero gradients would still move the weights (momentum,
-    weight decay) and count a step. In phases 2 and 3 the fakes D learns from
-    are the generator's inference-mode output (BatchNorm moving statistics),
-    so that in phase 2 no generator variable changes, BatchNorm statistics
-    included; the generator's own step uses batch statistics as usual.
+    An optimizer is only applied in the phases where its network trains
+    (`Inpainter.train_step`), so each counts only its own steps. In phases 2
+    and 3 the fakes D learns from are the generator's inference-mode output
+    (BatchNorm moving statistics), so that in phase 2 no generator variable
+    changes, BatchNorm statistics included; the generator's own step uses
+    batch statistics as usual.
 
     D's local branch sees a patch centred on each fake's hole. For a real
     image it sees, with `real_patch="random"`, a patch of the same size at a
@@ -52,7 +52,8 @@ class GLCICInpainter(Inpainter):
 
     Logged: `g_loss` (phases 1 and 3), `rec_loss` (every step; in phase 2 of
     the frozen generator), `adv_loss` (phase 3), `d_loss` (phases 2 and 3);
-    an epoch in which a term is never computed logs 0 for it.
+    an epoch in which a term is never computed logs 0 for it. Without a
+    discriminator only `g_loss` and `rec_loss` are logged.
 
     Args:
         generator: a `GLCICGenerator` (or any zoo generator).
@@ -84,7 +85,8 @@ class GLCICInpainter(Inpainter):
         >>> model.compile(keras.optimizers.Adadelta(1.0), keras.optimizers.Adadelta(1.0))
     """
 
-    loss_names = ("g_loss", "rec_loss", "adv_loss", "d_loss")
+    generator_loss_names = ("g_loss", "rec_loss")
+    adversarial_loss_names = ("adv_loss",)
 
     def __init__(
         self,
@@ -138,6 +140,15 @@ class GLCICInpainter(Inpainter):
         step = self.step_counter if step is None else ops.convert_to_tensor(step, "int64")
         return 1 + ops.cast(step >= self.tc, "int32") + ops.cast(step >= self.tc + self.td, "int32")
 
+    def train_schedule(self, step):
+        """Phase 1 trains G alone, phase 2 D alone, phase 3 both with the adversarial term."""
+        if self.discriminator is None:
+            return super().train_schedule(step)
+        phase = self.phase(step)
+        return TrainingSchedule(
+            train_generator=phase != 2, train_discriminator=phase >= 2, adversarial=phase == 3
+        )
+
     # === Losses ===
     def reconstruction_loss(self, image, prediction, mask):
         """Mean squared error over the hole pixels (the paper's weighted MSE), or its log."""
@@ -152,13 +163,20 @@ class GLCICInpainter(Inpainter):
             return generator_minimax_bce(fake_scores, from_logits=self._from_logits)
         return generator_bce(fake_scores, from_logits=self._from_logits)
 
-    def generator_losses(self, image, prediction, composite, mask, training):
+    def generator_losses(self, image, prediction, composite, mask, training, adversarial=True):
         rec_loss = self.reconstruction_loss(image, prediction, mask)
         if self.discriminator is None:
             return {"g_loss": rec_loss, "rec_loss": rec_loss}
-        adv_loss = self.adversarial_loss(composite, mask, training)
+        # D only runs (and its BatchNorm statistics only move) where `adversarial`.
+        adv_loss = self.adversarial_term(
+            adversarial, lambda: self.adversarial_loss(composite, mask, training)
+        )
         g_loss = rec_loss + self.alpha * adv_loss
         return {"g_loss": g_loss, "rec_loss": rec_loss, "adv_loss": adv_loss}
+
+    def frozen_generator_losses(self, image, composite, mask):
+        """Phase 2 logs the hole error of the frozen generator's output that D judged."""
+        return {"rec_loss": self.reconstruction_loss(image, composite, mask)}
 
     def discriminator_losses(self, image, prediction, composite, mask, training):
         real_scores = self.discriminator(
@@ -169,6 +187,11 @@ class GLCICInpainter(Inpainter):
             real_scores, fake_scores, from_logits=self._from_logits, real_label=self.real_label
         )
         return {"d_loss": d_loss}
+
+    def discriminator_fakes(self, masked_image, mask):
+        # Inference mode, so that in phase 2 no generator variable changes.
+        prediction = self.generator([masked_image, mask], training=False)
+        return prediction, self.compose(prediction, masked_image, mask)
 
     def real_patch_mask(self, image, mask):
         """The mask that places D's local patch on a real image (see `real_patch`)."""
@@ -189,109 +212,6 @@ class GLCICInpainter(Inpainter):
         in_cols = (cols >= left) & (cols < left + size)
         box = ops.logical_and(in_rows[:, :, None], in_cols[:, None, :])
         return ops.cast(box, mask.dtype)[..., None]
-
-    # === Training ===
-    def train_step(self, data):
-        if self.discriminator is None:
-            return super().train_step(data)
-        (masked_image, mask), image = data
-        phase = self.phase()
-        train_d = phase >= 2
-        train_g = phase != 2
-
-        d_losses, d_gradients, judged = tf.cond(
-            train_d,
-            lambda: self._discriminator_gradients(masked_image, mask, image),
-            lambda: self._no_discriminator_step(masked_image),
-        )
-        self._apply_when(train_d, self.d_optimizer, d_gradients, self.discriminator)
-        g_losses, g_gradients, composite = tf.cond(
-            train_g,
-            lambda: self._generator_gradients(masked_image, mask, image, phase == 3),
-            lambda: self._frozen_generator(image, judged, mask),
-        )
-        self._apply_when(train_g, self.g_optimizer, g_gradients, self.generator)
-        self.step_counter.assign_add(1)
-
-        active = {"g_loss": train_g, "rec_loss": True, "adv_loss": phase == 3, "d_loss": train_d}
-        batch_size = ops.cast(ops.shape(image)[0], "float32")
-        for name, value in {**g_losses, **d_losses}.items():
-            weight = batch_size * ops.cast(active[name], "float32")
-            self.loss_trackers[name].update_state(value, sample_weight=weight)
-        composite = ops.stop_gradient(composite)
-        for metric in self.quality_metrics:
-            metric.update_state(image, composite, mask)
-        return {metric.name: metric.result() for metric in self.metrics}
-
-    def _discriminator_gradients(self, masked_image, mask, image):
-        prediction = self.generator([masked_image, mask], training=False)
-        composite = self.compose(prediction, masked_image, mask)
-        with tf.GradientTape() as tape:
-            losses = self.discriminator_losses(image, prediction, composite, mask, training=True)
-            scaled_loss = self._per_replica(losses["d_loss"])
-        gradients = tape.gradient(scaled_loss, self.discriminator.trainable_variables)
-        return losses, gradients, composite
-
-    def _no_discriminator_step(self, masked_image):
-        zeros = [ops.zeros_like(v) for v in self.discriminator.trainable_variables]
-        return {"d_loss": ops.zeros((), "float32")}, zeros, ops.zeros_like(masked_image)
-
-    def _generator_gradients(self, masked_image, mask, image, adversarial):
-        # One gradient graph for phases 1 and 3; D only runs (and its BatchNorm
-        # statistics only move) when `adversarial`, a boolean tensor, is true.
-        with tf.GradientTape() as tape:
-            prediction = self.generator([masked_image, mask], training=True)
-            composite = self.compose(prediction, masked_image, mask)
-            rec_loss = self.reconstruction_loss(image, prediction, mask)
-            adv_loss = tf.cond(
-                adversarial,
-                lambda: self.adversarial_loss(composite, mask, training=True),
-                lambda: ops.zeros(()),
-            )
-            g_loss = rec_loss + self.alpha * adv_loss
-            scaled_loss = self._per_replica(g_loss)
-        gradients = tape.gradient(scaled_loss, self.generator.trainable_variables)
-        return {"g_loss": g_loss, "rec_loss": rec_loss, "adv_loss": adv_loss}, gradients, composite
-
-    def _frozen_generator(self, image, composite, mask):
-        zeros = [ops.zeros_like(v) for v in self.generator.trainable_variables]
-        losses = {
-            "g_loss": ops.zeros(()),
-            "rec_loss": self.reconstruction_loss(image, composite, mask),
-            "adv_loss": ops.zeros(()),
-        }
-        return losses, zeros, composite
-
-    def _apply_when(self, active, optimizer, gradients, network):
-        """Apply `optimizer` to `network` only where `active` (a boolean tensor) is true.
-
-        On one device this is a `tf.cond`. Under a strategy that aggregates
-        gradients with `merge_call` (MirroredStrategy), `apply_gradients`
-        cannot run inside a replica's `tf.cond`, so the condition moves to the
-        cross-replica context and each replica applies its gradients from
-        there, the pattern of Keras's LossScaleOptimizer.
-        """
-        variables = network.trainable_variables
-
-        def apply(grads):
-            optimizer.apply_gradients(zip(grads, variables, strict=True))
-
-        if tf.distribute.has_strategy() and (
-            not tf.__internal__.distribute.strategy_supports_no_merge_call()
-        ):
-
-            def cross_replica(strategy, active, gradients):
-                # Every replica computed the same phase from the same step counter.
-                first = strategy.experimental_local_results(active)[0]
-                tf.cond(
-                    first,
-                    lambda: strategy.extended.call_for_each_replica(apply, args=(gradients,)),
-                    lambda: None,
-                )
-
-            tf.distribute.get_replica_context().merge_call(cross_replica, args=(active, gradients))
-        else:
-            tf.cond(active, lambda: apply(gradients), lambda: None)
 
     # === Config ===
     def get_config(self):

@@ -13,7 +13,6 @@ from keras_inpaint.losses.reconstruction import hole_l1, hole_log_l2, total_vari
 from keras_inpaint.models.inpainter import Inpainter
 from keras_inpaint.models.pconv_unet.initial_weights import load_generator_weights
 
-_OBJECTIVES = ("liu", "l2", "log_mse")
 _LIU_TERMS = (
     "valid_loss",
     "hole_loss",
@@ -22,6 +21,13 @@ _LIU_TERMS = (
     "style_comp_loss",
     "tv_loss",
 )
+# The terms each objective's `generator_losses` returns, all logged.
+_OBJECTIVE_TERMS = {
+    "liu": ("g_loss", "l2_loss", *_LIU_TERMS),
+    "l2": ("g_loss", "l2_loss"),
+    "log_mse": ("g_loss", "l2_loss", "rec_loss"),
+}
+_OBJECTIVES = tuple(_OBJECTIVE_TERMS)
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
@@ -93,8 +99,6 @@ class PConvInpainter(Inpainter):
         >>> model.compile(g_optimizer=keras.optimizers.Adam(1e-3))
     """
 
-    loss_names = ("g_loss", "l2_loss", "rec_loss", *_LIU_TERMS)
-
     def __init__(
         self,
         generator,
@@ -118,17 +122,9 @@ class PConvInpainter(Inpainter):
         if objective not in _OBJECTIVES:
             raise ValueError(f"`objective` must be one of {_OBJECTIVES}; got {objective!r}.")
         kwargs.setdefault("name", "pconv_inpainter")
-        super().__init__(generator, None, **kwargs)
-        # Each objective logs only its own terms (the base made a tracker per name).
-        logged = {
-            "l2": ("g_loss", "l2_loss"),
-            "log_mse": ("g_loss", "l2_loss", "rec_loss"),
-            "liu": ("g_loss", "l2_loss", *_LIU_TERMS),
-        }[objective]
-        self.loss_trackers = {
-            name: tracker for name, tracker in self.loss_trackers.items() if name in logged
-        }
+        # Set first: the base makes a loss tracker for each of the objective's terms.
         self.objective = objective
+        super().__init__(generator, None, **kwargs)
         self.valid_weight = valid_weight
         self.hole_weight = hole_weight
         self.perceptual_weight = perceptual_weight
@@ -149,6 +145,11 @@ class PConvInpainter(Inpainter):
                     "(e.g. `keras-inpaint train --recipe pconv_unet/places2_512_stage1`) or point "
                     "initial_weights at its run directory."
                 ) from None
+
+    @property
+    def generator_loss_names(self):
+        """The objective's terms: `g_loss`, `l2_loss` and its own (see the class)."""
+        return _OBJECTIVE_TERMS[self.objective]
 
     # === Compile ===
     def compile(self, g_optimizer, d_optimizer=None, **kwargs):
@@ -174,7 +175,8 @@ class PConvInpainter(Inpainter):
         return ops.clip(super().call(inputs, training=training), -1.0, 1.0)
 
     # === Losses ===
-    def generator_losses(self, image, prediction, composite, mask, training):
+    def generator_losses(self, image, prediction, composite, mask, training, adversarial=False):
+        # No adversarial term: `adversarial` is False, the model having no discriminator.
         image = ops.cast(image, "float32")
         prediction = ops.cast(prediction, "float32")
         composite = ops.cast(composite, "float32")

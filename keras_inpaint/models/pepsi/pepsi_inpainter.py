@@ -5,7 +5,6 @@ CVPR 2019, https://arxiv.org/abs/1901.03396, section 3.4.
 """
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_inpaint.losses import discriminator_hinge, generator_hinge
@@ -41,8 +40,8 @@ class PEPSIInpainter(Inpainter):
     lambda_c 5; Adam with D learning rate 4e-4, G 1e-4, betas (0.5, 0.9)
     (set in `compile`, e.g. by a recipe).
 
-    Logged: `g_loss` (L_total), `l1_loss`, `coarse_l1_loss`, `adv_loss`
-    (-E[D(composite)]), `coarse_weight`, `d_loss`.
+    Logged: `g_loss` (L_total), `l1_loss`, `coarse_l1_loss`, `coarse_weight`
+    and, with a discriminator, `adv_loss` (-E[D(composite)]) and `d_loss`.
 
     Args:
         generator: a `PEPSIGenerator` (anything with a `training_model`
@@ -66,7 +65,8 @@ class PEPSIInpainter(Inpainter):
         3.75
     """
 
-    loss_names = ("g_loss", "l1_loss", "coarse_l1_loss", "adv_loss", "coarse_weight", "d_loss")
+    generator_loss_names = ("g_loss", "l1_loss", "coarse_l1_loss", "coarse_weight")
+    adversarial_loss_names = ("adv_loss",)
 
     def __init__(
         self,
@@ -97,14 +97,25 @@ class PEPSIInpainter(Inpainter):
         return self.lambda_c * ops.clip(1.0 - progress, 0.0, 1.0)
 
     # === Losses ===
-    def generator_losses(self, image, prediction, composite, mask, training, coarse):
+    def generator_outputs(self, masked_image, mask, training):
+        # The training model runs the encoder once and the shared decoder on both paths.
+        coarse, prediction = self.generator.training_model([masked_image, mask], training=training)
+        return {"prediction": prediction, "coarse": coarse}
+
+    def generator_losses(
+        self, image, prediction, composite, mask, training, adversarial=True, *, coarse
+    ):
+        """The terms of L_total; `coarse` is the coarse path's output (`generator_outputs`)."""
         l1_loss = _l1(image, prediction)
         coarse_l1_loss = _l1(image, coarse)
         coarse_weight = self.coarse_weight(self.step_counter)
         g_loss = self.lambda_i * l1_loss
         losses = {"l1_loss": l1_loss, "coarse_l1_loss": coarse_l1_loss}
         if self.discriminator is not None:
-            adv_loss = generator_hinge(self.discriminator(composite, training=False))
+            adv_loss = self.adversarial_term(
+                adversarial,
+                lambda: generator_hinge(self.discriminator(composite, training=False)),
+            )
             g_loss = g_loss + self.lambda_adv * adv_loss
             losses["adv_loss"] = adv_loss
         losses["g_loss"] = g_loss + coarse_weight * coarse_l1_loss
@@ -115,33 +126,6 @@ class PEPSIInpainter(Inpainter):
         real_scores = self.discriminator(image, training=training)
         fake_scores = self.discriminator(ops.stop_gradient(composite), training=training)
         return {"d_loss": discriminator_hinge(real_scores, fake_scores)}
-
-    # === Training ===
-    def _two_paths(self, masked_image, mask, training):
-        coarse, prediction = self.generator.training_model([masked_image, mask], training=training)
-        return coarse, prediction, self.compose(prediction, masked_image, mask)
-
-    def _train_generator(self, masked_image, mask, image):
-        with tf.GradientTape() as tape:
-            coarse, prediction, composite = self._two_paths(masked_image, mask, training=True)
-            losses = self.generator_losses(
-                image, prediction, composite, mask, training=True, coarse=coarse
-            )
-            scaled_loss = self._per_replica(losses["g_loss"])
-        self._apply(self.g_optimizer, tape, scaled_loss, self.generator.trainable_variables)
-        return losses, composite
-
-    def test_step(self, data):
-        (masked_image, mask), image = data
-        coarse, prediction, composite = self._two_paths(masked_image, mask, training=False)
-        losses = self.generator_losses(
-            image, prediction, composite, mask, training=False, coarse=coarse
-        )
-        if self.discriminator is not None:
-            losses.update(
-                self.discriminator_losses(image, prediction, composite, mask, training=False)
-            )
-        return self._log(losses, image, composite, mask)
 
     # === Config ===
     def get_config(self):
