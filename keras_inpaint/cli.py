@@ -32,10 +32,10 @@ import os
 import sys
 from pathlib import Path
 
+# Both modules import no TensorFlow, so `--help` stays fast.
+from keras_inpaint.contract import DEFAULT_MAX_SIDE
+from keras_inpaint.default_recipe import DEFAULT_RECIPE
 from keras_inpaint.tf_log_filter import hide_tensorflow_noise
-
-# The export's default is repeated here so that `--help` needs no TensorFlow import.
-DEFAULT_MAX_SIDE = 2048
 
 
 def _train(args):
@@ -121,7 +121,27 @@ def _inpaint(args):
 def _evaluate(args):
     from keras_inpaint.evaluation_command import run_evaluation
 
-    run_evaluation(args)
+    run_evaluation(
+        pairs=args.pairs,
+        photos=args.photos,
+        tfds=args.tfds,
+        data=args.data,
+        files=args.files,
+        split=args.split,
+        masks=args.masks,
+        size=args.size,
+        count=args.count,
+        seed=args.seed,
+        models=args.model,
+        presets=args.preset,
+        baselines=args.baselines,
+        poisson_blend=args.poisson_blend,
+        json_path=args.json,
+        csv_path=args.csv,
+        sheet_path=args.sheet,
+        sheet_rows=args.sheet_rows,
+        buckets=args.buckets,
+    )
 
 
 def _serve(args):
@@ -253,7 +273,7 @@ def build_parser():
     train.add_argument(
         "--recipe",
         help="recipe name (see `keras-inpaint zoo`) or path to a recipe .json (default "
-        "context_encoder/builtin_64, or with --init-preset the preset's own recipe)",
+        f"{DEFAULT_RECIPE}, or with --init-preset the preset's own recipe)",
     )
     train.add_argument(
         "--init-preset",
@@ -283,20 +303,20 @@ def build_parser():
         "--epochs",
         type=positive_int,
         help="epochs in all, counting those a resumed run has done (default: the recipe's "
-        "training.epochs, 8 for context_encoder/builtin_64); more than a finished run's "
+        f"training.epochs, 8 for {DEFAULT_RECIPE}); more than a finished run's "
         "trains it further",
     )
     train.add_argument(
         "--steps-per-epoch",
         type=positive_int,
         help="training steps (batches) per epoch (default: the recipe's "
-        "training.steps_per_epoch, 100 for context_encoder/builtin_64)",
+        f"training.steps_per_epoch, 100 for {DEFAULT_RECIPE})",
     )
     train.add_argument(
         "--batch-size",
         type=positive_int,
         help="images per training step (default: the recipe's training.batch_size, 32 for "
-        "context_encoder/builtin_64)",
+        f"{DEFAULT_RECIPE})",
     )
     train.add_argument(
         "--seed",
@@ -499,7 +519,8 @@ def build_parser():
     serve.add_argument(
         "--max-pixels",
         type=int,
-        default=2048 * 2048,
+        # One image at the export's default largest side.
+        default=DEFAULT_MAX_SIDE * DEFAULT_MAX_SIDE,
         help="pixels per request at most (height x width summed over its images, read "
         "from the file headers for PNG/JPEG); more get HTTP 413 (default %(default)s)",
     )
@@ -548,7 +569,7 @@ def _one_line(error):
     """The error's message on one line (TensorFlow's without node names and stacks)."""
     tensorflow = sys.modules.get("tensorflow")
     if tensorflow is not None and isinstance(error, tensorflow.errors.OpError):
-        from keras_inpaint.serving.rest_protocol import op_error_message
+        from keras_inpaint.op_errors import op_error_message
 
         text = op_error_message(error)
     elif isinstance(error, KeyError):

@@ -23,17 +23,11 @@ import PIL.Image
 import tensorflow as tf
 
 from keras_inpaint import images
-from keras_inpaint.export import (
-    DEFAULT_MAX_SIDE,
-    SIGNATURE,
-    SizeRule,
-    export_max_side,
-    load_inpainter,
-    serving_function,
-)
+from keras_inpaint.contract import DEFAULT_MAX_SIDE, IMAGE, INPAINTED, MASK, SIGNATURE
+from keras_inpaint.export import SizeRule, export_max_side, load_inpainter, serving_function
+from keras_inpaint.op_errors import op_error_message
 from keras_inpaint.output_files import check_output, write_bytes
 from keras_inpaint.postprocess import poisson_blend
-from keras_inpaint.serving.rest_protocol import op_error_message
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +195,7 @@ class Predictor:
         path = Path(model_path)
         if (path / "saved_model.pb").is_file():
             self._fn = _load_saved_model(path)
-            spec = self._fn.structured_input_signature[1]["image"]
+            spec = self._fn.structured_input_signature[1][IMAGE]
             self.image_size = tuple(spec.shape[1:3])
             return
         if path.is_dir() and not (path / "checkpoints").is_dir():
@@ -227,11 +221,12 @@ class Predictor:
                 "predicts a fixed region, so crop a window of that size around the hole (image "
                 "and mask alike)."
             )
+        inputs = {IMAGE: tf.constant(image, tf.uint8), MASK: tf.constant(mask, tf.uint8)}
         try:
-            result = self._fn(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
+            result = self._fn(**inputs)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(f"inpaint: {op_error_message(error)}") from None
-        return result["inpainted"].numpy()
+        return result[INPAINTED].numpy()
 
 
 def _model_max_side(model_path):

@@ -1,5 +1,6 @@
 """SavedModel export for TF Serving: signatures, size rules, versions, warmup requests."""
 
+from keras_inpaint.contract import BYTES_SIGNATURE, DEFAULT_MAX_SIDE, SIGNATURE
 from keras_inpaint.export.saved_model import (
     EXPORT_INFO_FILE,
     check_model_name,
@@ -13,9 +14,6 @@ from keras_inpaint.export.saved_model import (
     remove_abandoned_staging,
 )
 from keras_inpaint.export.signatures import (
-    BYTES_SIGNATURE,
-    DEFAULT_MAX_SIDE,
-    SIGNATURE,
     bytes_serving_function,
     serving_function,
 )

@@ -49,10 +49,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_inpaint.contract import BYTES_SIGNATURE, DEFAULT_MAX_SIDE, SIGNATURE
 from keras_inpaint.export.signatures import (
-    BYTES_SIGNATURE,
-    DEFAULT_MAX_SIDE,
-    SIGNATURE,
     bytes_input_signature,
     bytes_serving_function,
     image_input_signature,

@@ -13,33 +13,31 @@
             outputs whose name ends in `_bytes` as `{"b64": ...}`.
 
 Which sizes are accepted is the generator's `SizeRule`; images larger than
-`max_side` on a side are refused with an error that says so.
+`max_side` on a side are refused with an error that says so. The names, keys
+and dtypes are those of `keras_inpaint.contract`.
 """
 
 import tensorflow as tf
 
-from keras_inpaint import images
+from keras_inpaint import contract, images
+from keras_inpaint.contract import DEFAULT_MAX_SIDE
 from keras_inpaint.export.size_rule import SizeRule
-
-SIGNATURE = "serving_default"
-BYTES_SIGNATURE = "inpaint_bytes"
-DEFAULT_MAX_SIDE = 2048
 
 
 def image_input_signature(rule):
     """`serving_default`'s input specs for a `SizeRule`."""
     height, width = rule.signature_size()
     return [
-        tf.TensorSpec([None, height, width, 3], tf.uint8, name="image"),
-        tf.TensorSpec([None, height, width, 1], tf.uint8, name="mask"),
+        tf.TensorSpec([None, height, width, 3], contract.UINT8, name=contract.IMAGE),
+        tf.TensorSpec([None, height, width, 1], contract.UINT8, name=contract.MASK),
     ]
 
 
 def bytes_input_signature():
     """`inpaint_bytes`' input specs."""
     return [
-        tf.TensorSpec([None], tf.string, name="image_bytes"),
-        tf.TensorSpec([None], tf.string, name="mask_bytes"),
+        tf.TensorSpec([None], contract.STRING, name=contract.IMAGE_BYTES),
+        tf.TensorSpec([None], contract.STRING, name=contract.MASK_BYTES),
     ]
 
 
@@ -70,8 +68,11 @@ def _checked(image, mask, rule, max_side):
 
 # What each array input must look like, and the fix when it does not.
 _LAYOUT = {
-    "image": (3, "uint8 RGB images [batch, height, width, 3]; convert grey or RGBA images to RGB"),
-    "mask": (1, "one channel [batch, height, width, 1], nonzero = hole; not an RGB mask"),
+    contract.IMAGE: (
+        3,
+        "uint8 RGB images [batch, height, width, 3]; convert grey or RGBA images to RGB",
+    ),
+    contract.MASK: (1, "one channel [batch, height, width, 1], nonzero = hole; not an RGB mask"),
 }
 
 
@@ -99,7 +100,7 @@ def _layout_checks(name, tensor):
 
 def _checked_layout(image, mask):
     """`(image, mask)` that first pass the rank and channel checks of `serving_default`."""
-    checks = [_layout_checks("image", image), _layout_checks("mask", mask)]
+    checks = [_layout_checks(contract.IMAGE, image), _layout_checks(contract.MASK, mask)]
     with tf.control_dependencies(checks):
         return tf.identity(image), tf.identity(mask)
 
@@ -127,7 +128,7 @@ def serving_function(model, max_side=DEFAULT_MAX_SIDE):
 
     def serve(image, mask):
         image, mask = _checked_layout(image, mask)
-        return {"inpainted": inpaint_uint8(model, rule, image, mask, max_side)}
+        return {contract.INPAINTED: inpaint_uint8(model, rule, image, mask, max_side)}
 
     return serve
 
@@ -154,6 +155,6 @@ def bytes_serving_function(model, max_side=DEFAULT_MAX_SIDE):
             encoded = tf.map_fn(
                 inpaint_file, (image_bytes, mask_bytes), fn_output_signature=tf.string
             )
-        return {"inpainted_bytes": encoded}
+        return {contract.INPAINTED_BYTES: encoded}
 
     return serve

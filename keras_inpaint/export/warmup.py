@@ -18,7 +18,14 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
-from keras_inpaint.export.signatures import BYTES_SIGNATURE, SIGNATURE
+from keras_inpaint.contract import (
+    BYTES_SIGNATURE,
+    IMAGE,
+    IMAGE_BYTES,
+    MASK,
+    MASK_BYTES,
+    SIGNATURE,
+)
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
@@ -49,13 +56,13 @@ def warmup_logs(model_name, rule):
     image_file = tf.io.encode_png(image).numpy()
     mask_file = tf.io.encode_png(mask).numpy()
     return [
-        _predict_log(model_name, SIGNATURE, {"image": image[None], "mask": mask[None]}),
+        _predict_log(model_name, SIGNATURE, {IMAGE: image[None], MASK: mask[None]}),
         _predict_log(
             model_name,
             BYTES_SIGNATURE,
             {
-                "image_bytes": np.array([image_file], dtype=object),
-                "mask_bytes": np.array([mask_file], dtype=object),
+                IMAGE_BYTES: np.array([image_file], dtype=object),
+                MASK_BYTES: np.array([mask_file], dtype=object),
             },
         ),
     ]

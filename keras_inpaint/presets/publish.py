@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_inpaint.contract import INPAINTED
 from keras_inpaint.presets.preset import save
 
 BASELINE_ROWS = ("push_pull", "ns", "telea", "biharmonic", "mean")
@@ -343,7 +344,7 @@ def publish_preset(
 
     def preset_method(image, mask):
         result = predict(image=tf.constant(image, tf.uint8), mask=tf.constant(mask, tf.uint8))
-        return result["inpainted"].numpy()
+        return result[INPAINTED].numpy()
 
     if photos is not None:
         pairs = benchmark_pairs(photos, files)

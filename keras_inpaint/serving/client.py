@@ -36,10 +36,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from keras_inpaint.contract import (
+    BYTES_SIGNATURE,
+    IMAGE,
+    IMAGE_BYTES,
+    MASK,
+    MASK_BYTES,
+    SIGNATURE,
+)
 from keras_inpaint.serving.serving_error import ServingError
-
-SIGNATURE = "serving_default"
-BYTES_SIGNATURE = "inpaint_bytes"
 
 
 def read_image(path):
@@ -116,7 +121,7 @@ def instances_request(images, masks, signature_name=SIGNATURE):
     images = _image_batch(images)
     masks = _mask_batch(masks, images)
     instances = [
-        {"image": image.tolist(), "mask": mask.tolist()}
+        {IMAGE: image.tolist(), MASK: mask.tolist()}
         for image, mask in zip(images, masks, strict=True)
     ]
     return {"signature_name": signature_name, "instances": instances}
@@ -131,7 +136,7 @@ def inputs_request(images, masks, signature_name=SIGNATURE):
     masks = _mask_batch(masks, images)
     return {
         "signature_name": signature_name,
-        "inputs": {"image": images.tolist(), "mask": masks.tolist()},
+        "inputs": {IMAGE: images.tolist(), MASK: masks.tolist()},
     }
 
 
@@ -173,14 +178,14 @@ def bytes_request(images, masks, layout="instances"):
     mask_files = [_b64(_file_bytes(mask, is_mask=True)) for mask in masks]
     if layout == "instances":
         instances = [
-            {"image_bytes": image, "mask_bytes": mask}
+            {IMAGE_BYTES: image, MASK_BYTES: mask}
             for image, mask in zip(image_files, mask_files, strict=True)
         ]
         return {"signature_name": BYTES_SIGNATURE, "instances": instances}
     if layout == "inputs":
         return {
             "signature_name": BYTES_SIGNATURE,
-            "inputs": {"image_bytes": image_files, "mask_bytes": mask_files},
+            "inputs": {IMAGE_BYTES: image_files, MASK_BYTES: mask_files},
         }
     raise ValueError(f"layout must be 'instances' or 'inputs'; got {layout!r}")
 

@@ -29,9 +29,11 @@ import struct
 
 import numpy as np
 
+from keras_inpaint.contract import DEFAULT_MAX_SIDE
+
 DEFAULT_MAX_BATCH = 32
-# One image at the export's default largest side (2048x2048).
-DEFAULT_MAX_PIXELS = 2048 * 2048
+# One image at the export's default largest side.
+DEFAULT_MAX_PIXELS = DEFAULT_MAX_SIDE * DEFAULT_MAX_SIDE
 
 
 class RequestTooLarge(ValueError):

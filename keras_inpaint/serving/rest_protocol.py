@@ -8,7 +8,7 @@ The rules are TF Serving's (https://www.tensorflow.org/tfx/serving/api_rest):
 - `{"signature_name": ..., "inputs": {...}}` (columnar format): each named input
   with its batch axis (or the bare tensor when the signature has one input).
   Answered with `{"outputs": ...}`.
-- `signature_name` defaults to `serving_default`.
+- `signature_name` defaults to `serving_default` (`keras_inpaint.contract.SIGNATURE`).
 - Binary strings travel as `{"b64": "<base64>"}`; outputs whose name ends in
   `_bytes` are written that way too.
 - With a single output, its name is omitted from the answer.
@@ -26,12 +26,12 @@ Example:
 
 import base64
 import binascii
-import re
 from itertools import chain
 
 import numpy as np
 
-DEFAULT_SIGNATURE = "serving_default"
+from keras_inpaint.contract import SIGNATURE
+
 ROW = "row"
 COLUMNAR = "columnar"
 # A predict body nests at most 7 deep (body, instances, instance, H, W, C lists);
@@ -193,7 +193,7 @@ def parse_predict_body(body, signatures):
     """
     if not isinstance(body, dict):
         raise ValueError('the request body must be a JSON object with "instances" or "inputs"')
-    name = body.get("signature_name", DEFAULT_SIGNATURE)
+    name = body.get("signature_name", SIGNATURE)
     if name not in signatures:
         raise ValueError(
             f"serving signature '{name}' is not found; this model has {sorted(signatures)}"
@@ -237,25 +237,3 @@ def encode_predict_response(outputs, layout):
     return {
         "predictions": [{name: value[i] for name, value in values.items()} for i in range(batch)]
     }
-
-
-def op_error_message(error):
-    """The reason a `tf.errors.OpError` gives, without node names and stack details.
-
-    A failed check of the signatures gives its message (`"this export takes images
-    of at most ..."`); other errors their first line that says what went wrong
-    (`"Unknown image file format. ..."`).
-    """
-    text = error.message
-    # A failed assertion prints `assertion failed: [message] [Condition ...] [values]`,
-    # quotes escaped; the message itself may hold brackets (`shape [-1, -1, -1, 3]`).
-    failed = re.search(r"assertion failed: \[(.*?)\](?: \[|\n|$)", text, re.DOTALL)
-    if failed:
-        return failed.group(1).replace("\\'", "'")
-    noise = ("Graph execution error", "Detected at node", "<stack traces", "[[")
-    reasons = [line.strip() for line in text.splitlines()]
-    reasons = [line for line in reasons if line and not line.startswith(noise)]
-    reason = reasons[0] if reasons else " ".join(text.split())
-    # Eager errors start with the wrapped function's name: noise to a user.
-    reason = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", reason)
-    return re.sub(r"\s*\[Op:\S+\]$", "", reason).strip()

@@ -13,9 +13,13 @@ Example:
     (None, 64, 64, 3)
 """
 
+import inspect
+from typing import NamedTuple
+
 import keras
 
 import keras_inpaint.models  # noqa: F401  (registers every zoo class)
+from keras_inpaint.default_recipe import DEFAULT_RECIPE
 from keras_inpaint.resources import read_json, resolve_json
 
 REQUIRED_KEYS = ("name", "image_size", "inpainter", "generator", "optimizers", "data", "training")
@@ -28,7 +32,6 @@ TRAINING_KEYS = (
     "backup_every_steps",
     "backup_every_seconds",
 )
-DEFAULT_RECIPE = "context_encoder/builtin_64"
 
 
 def load_recipe(name_or_path=DEFAULT_RECIPE):
@@ -57,6 +60,85 @@ def validate_recipe(recipe, source="recipe"):
     for role in ("inpainter", "generator", "discriminator"):
         if recipe.get(role) is not None:
             registered_class(recipe[role], role, source)
+    check_image_sizes(recipe, source)
+
+
+def check_image_sizes(recipe, source="recipe"):
+    """Raise ValueError when a network's `image_size` disagrees with the recipe's.
+
+    The top-level `image_size` is the size the data is cropped to; the generator
+    must be built for it (or for any size: `null`, fully convolutional ones), the
+    discriminator for what it sees: the generator's output, which for a
+    centre-region generator (`"variant": "center"`) is half the image. A config
+    without `image_size` gets its class's default, which must agree too.
+
+    Example:
+        >>> recipe = load_recipe("glcic/builtin_64")
+        >>> recipe["generator"]["config"]["image_size"] = 128
+        >>> check_image_sizes(recipe)
+        Traceback (most recent call last):
+        ...
+        ValueError: recipe: generator.config.image_size is 128 but the recipe's image_size is 64; set generator.config.image_size to 64 (one image size per recipe: the data is cropped to the top-level image_size).
+    """  # noqa: E501
+    size = recipe["image_size"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(
+            f"{source}: image_size must be a positive whole number of pixels; got {size!r}."
+        )
+    generator_size = _config_value(recipe["generator"], "generator", "image_size", source)
+    if generator_size.value is not None:
+        _check_size(generator_size, size, f"the recipe's image_size is {size}", source)
+    if recipe.get("discriminator") is None:
+        return
+    variant = _config_value(recipe["generator"], "generator", "variant", source).value
+    seen, why = size, f"the recipe's image_size is {size}"
+    if variant == "center":
+        seen = size // 2
+        why = (
+            f'the discriminator sees the generator\'s centre region (variant "center"), '
+            f"half the recipe's image_size {size}"
+        )
+    discriminator_size = _config_value(
+        recipe["discriminator"], "discriminator", "image_size", source
+    )
+    _check_size(discriminator_size, seen, why, source)
+
+
+class _Setting(NamedTuple):
+    """A network argument of a recipe: its value and, when the config omits it, whose default."""
+
+    role: str
+    key: str
+    value: object
+    default_of: str | None = None
+
+
+def _config_value(entry, role, key, source):
+    """`entry`'s config value for `key`, or its class's default (None when it takes none)."""
+    config = entry.get("config", {})
+    if key in config:
+        return _Setting(role, key, config[key])
+    cls = registered_class(entry, role, source)
+    parameter = inspect.signature(cls).parameters.get(key)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return _Setting(role, key, None)
+    return _Setting(role, key, parameter.default, default_of=cls.__name__)
+
+
+def _check_size(setting, expected, why, source):
+    """Raise ValueError naming `setting`, `why` it should be `expected`, and the fix."""
+    if setting.value == expected:
+        return
+    role, key, value = setting.role, setting.key, setting.value
+    if setting.default_of is None:
+        where, fix = f"{role}.config.{key} is {value}", f"set {role}.config.{key} to {expected}"
+    else:
+        where = f"{role}.config gives no {key}, so {setting.default_of}'s default {value} applies,"
+        fix = f'add "{key}": {expected} to {role}.config'
+    raise ValueError(
+        f"{source}: {where} but {why}; {fix} (one image size per recipe: the data is cropped "
+        "to the top-level image_size)."
+    )
 
 
 def registered_class(entry, role, source="recipe"):

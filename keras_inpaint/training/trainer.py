@@ -66,7 +66,12 @@ from keras_inpaint.data.sources import list_image_files, read_file_list
 from keras_inpaint.evaluation import compare_methods
 from keras_inpaint.export import export_name, export_saved_model, numbered_versions
 from keras_inpaint.output_files import remove_partial_files, write_text
-from keras_inpaint.training.recipes import DEFAULT_RECIPE, build_inpainter, load_recipe
+from keras_inpaint.training.recipes import (
+    DEFAULT_RECIPE,
+    build_inpainter,
+    load_recipe,
+    validate_recipe,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -388,7 +393,11 @@ def train(
         enable_determinism()
     if recipe is None:
         recipe = preset_recipe(init_preset) if init_preset is not None else DEFAULT_RECIPE
-    recipe = load_recipe(recipe) if not isinstance(recipe, dict) else recipe
+    if isinstance(recipe, dict):
+        # Checked like a recipe file: its networks' sizes must agree with its image_size.
+        validate_recipe(recipe)
+    else:
+        recipe = load_recipe(recipe)
     data_spec = load_data_spec(data or recipe["data"])
     if data_dir is not None:
         data_spec = with_folder(data_spec, data_dir, files=files, heldout_files=heldout_files)

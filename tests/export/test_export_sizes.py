@@ -11,7 +11,7 @@ from serving.serving_support import (
 
 from keras_inpaint.export import SizeRule
 from keras_inpaint.export.size_rule import reflect_indices
-from keras_inpaint.serving.rest_protocol import op_error_message
+from keras_inpaint.op_errors import op_error_message
 
 
 @pytest.fixture(scope="module")

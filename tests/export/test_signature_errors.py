@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_inpaint.serving.rest_protocol import op_error_message
+from keras_inpaint.op_errors import op_error_message
 
 IMAGE_SHAPE = "input 'image' must have shape [-1, -1, -1, 3]"
 MASK_SHAPE = "input 'mask' must have shape [-1, -1, -1, 1]"

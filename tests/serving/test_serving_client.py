@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_inpaint.op_errors import op_error_message
 from keras_inpaint.serving import client
 from keras_inpaint.serving.rest_protocol import (
     encode_predict_response,
-    op_error_message,
     parse_predict_body,
 )
 
