@@ -20,9 +20,11 @@ from keras_inpaint.losses.perceptual import (
 from keras_inpaint.losses.reconstruction import (
     hole_l1,
     hole_log_l2,
+    inner_band_weights,
     masked_l2,
     total_variation,
     valid_l1,
+    weighted_l2,
 )
 
 __all__ = [
@@ -35,10 +37,12 @@ __all__ = [
     "gram_matrix",
     "hole_l1",
     "hole_log_l2",
+    "inner_band_weights",
     "masked_l2",
     "perceptual_loss",
     "style_loss",
     "total_variation",
     "valid_l1",
     "vgg16_preprocess",
+    "weighted_l2",
 ]

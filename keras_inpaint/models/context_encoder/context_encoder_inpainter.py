@@ -7,10 +7,18 @@ https://arxiv.org/abs/1604.07379 (reference code: github.com/pathak22/context-en
 import keras
 from keras import ops
 
-from keras_inpaint.losses import discriminator_bce, generator_bce, hole_log_l2, masked_l2
+from keras_inpaint.losses import (
+    discriminator_bce,
+    generator_bce,
+    hole_log_l2,
+    inner_band_weights,
+    masked_l2,
+    weighted_l2,
+)
 from keras_inpaint.models.inpainter import Inpainter
 
 _RECONSTRUCTIONS = ("overlap_l2", "log_mse")
+_OVERLAP_SIDES = ("outside", "inside")
 
 
 @keras.saving.register_keras_serializable(package="keras_inpaint")
@@ -19,10 +27,17 @@ class ContextEncoderInpainter(Inpainter):
 
     `L_rec` is the masked mean squared error in which known pixels within
     `overlap_width` px of the hole weigh `overlap_weight` times more (paper:
-    7 px, reference code: 4 px, weight 10). `L_adv` is the non-saturating BCE
-    on D(fake) (the reference code's choice; seed 004 section 2.5.4); the
+    7 px, reference code: 4 px, weight 10). With `overlap_side="inside"` the
+    band is the hole's own `overlap_width`-px border instead (seed 004's
+    reading, for a generator that predicts exactly the hole: its 32x32 centre
+    of a 64x64 image, 7 px, weight 10), found on the whole image's mask.
+    `L_adv` is the non-saturating BCE on D(fake) (the reference code's choice;
+    seed 004 section 2.5.4); the
     discriminator minimises BCE on real and fake. Without a discriminator the
     generator trains on `L_rec` alone (the paper's AlexNet-encoder setting).
+
+    Logged: `g_loss`, `rec_loss` and, with a discriminator, `adv_loss` and
+    `d_loss`.
 
     What the discriminator sees follows the generator: for a centre-region
     generator, the real centre region against the predicted region (as in the
@@ -42,6 +57,8 @@ class ContextEncoderInpainter(Inpainter):
         lambda_adv: weight of the adversarial loss (0.001).
         overlap_width: width in pixels of the overlap band around the hole.
         overlap_weight: weight of the band's squared errors (10).
+        overlap_side: `"outside"` (known pixels around the hole) or `"inside"`
+            (the hole's border).
         reconstruction: `"overlap_l2"` (the paper's `L_rec`) or `"log_mse"`.
 
     Example:
@@ -55,7 +72,8 @@ class ContextEncoderInpainter(Inpainter):
         >>> model.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-4))
     """
 
-    loss_names = ("g_loss", "rec_loss", "adv_loss", "d_loss")
+    generator_loss_names = ("g_loss", "rec_loss")
+    adversarial_loss_names = ("adv_loss",)
 
     def __init__(
         self,
@@ -66,11 +84,16 @@ class ContextEncoderInpainter(Inpainter):
         overlap_width=4,
         overlap_weight=10.0,
         reconstruction="overlap_l2",
+        overlap_side="outside",
         **kwargs,
     ):
         if reconstruction not in _RECONSTRUCTIONS:
             raise ValueError(
                 f"reconstruction={reconstruction!r}: use one of {', '.join(_RECONSTRUCTIONS)}."
+            )
+        if overlap_side not in _OVERLAP_SIDES:
+            raise ValueError(
+                f"overlap_side={overlap_side!r}: use one of {', '.join(_OVERLAP_SIDES)}."
             )
         super().__init__(generator, discriminator, **kwargs)
         self.reconstruction = reconstruction
@@ -78,6 +101,7 @@ class ContextEncoderInpainter(Inpainter):
         self.lambda_adv = lambda_adv
         self.overlap_width = overlap_width
         self.overlap_weight = overlap_weight
+        self.overlap_side = overlap_side
 
     def _center_crop(self, tensor, like):
         top = (tensor.shape[1] - like.shape[1]) // 2
@@ -91,6 +115,13 @@ class ContextEncoderInpainter(Inpainter):
 
     def reconstruction_loss(self, image, prediction, mask):
         """`L_rec` on the generator's output region (the whole image or the centre)."""
+        if self.reconstruction == "overlap_l2" and self.overlap_side == "inside":
+            weights = inner_band_weights(mask, self.overlap_width, self.overlap_weight)
+            return weighted_l2(
+                self._center_crop(image, prediction),
+                prediction,
+                self._center_crop(weights, prediction),
+            )
         image = self._center_crop(image, prediction)
         mask = self._center_crop(mask, prediction)
         if self.reconstruction == "log_mse":
@@ -103,12 +134,14 @@ class ContextEncoderInpainter(Inpainter):
             overlap_weight=self.overlap_weight,
         )
 
-    def generator_losses(self, image, prediction, composite, mask, training):
+    def generator_losses(self, image, prediction, composite, mask, training, adversarial=True):
         rec_loss = self.reconstruction_loss(image, prediction, mask)
         if self.discriminator is None:
             return {"g_loss": rec_loss, "rec_loss": rec_loss}
         _, fake = self._discriminator_pair(image, prediction, composite)
-        adv_loss = generator_bce(self.discriminator(fake, training=training))
+        adv_loss = self.adversarial_term(
+            adversarial, lambda: generator_bce(self.discriminator(fake, training=training))
+        )
         g_loss = self.lambda_rec * rec_loss + self.lambda_adv * adv_loss
         return {"g_loss": g_loss, "rec_loss": rec_loss, "adv_loss": adv_loss}
 
@@ -126,5 +159,6 @@ class ContextEncoderInpainter(Inpainter):
             overlap_width=self.overlap_width,
             overlap_weight=self.overlap_weight,
             reconstruction=self.reconstruction,
+            overlap_side=self.overlap_side,
         )
         return config

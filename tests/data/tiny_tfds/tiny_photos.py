@@ -13,12 +13,16 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-# The folder of `train/*.png` and `test/*.png` the builder reads.
+# The folder of `<split>/*.png` the builder reads (e.g. `train/`, `test/`).
 SOURCE_ENV = "KERAS_INPAINT_TINY_PHOTOS"
 
 
 class TinyPhotos(tfds.core.GeneratorBasedBuilder):
-    """Photos from `$KERAS_INPAINT_TINY_PHOTOS/{train,test}/*.png`, any size."""
+    """Photos from `$KERAS_INPAINT_TINY_PHOTOS/<split>/*.png`, any size.
+
+    Every subfolder is a split of its name: `train` and `test`, or the
+    `trainA` / `trainB` / `testA` / `testB` of tfds `cycle_gan`.
+    """
 
     VERSION = tfds.core.Version("1.0.0")
 
@@ -30,7 +34,8 @@ class TinyPhotos(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         source = Path(os.environ[SOURCE_ENV])
-        return {split: self._generate_examples(source / split) for split in ("train", "test")}
+        splits = sorted(folder for folder in source.iterdir() if folder.is_dir())
+        return {folder.name: self._generate_examples(folder) for folder in splits}
 
     def _generate_examples(self, folder):
         for path in sorted(folder.glob("*.png")):
