@@ -17,9 +17,9 @@ limits, and measures
 Every valid request must get HTTP 200 with a well-formed answer and every
 oversize one 413; anything else counts in `errors`. Prints one JSON object
 with the status counts, the p50/p99 of small requests alone and under load
-(target: p99 under load < 10 x p50 alone), the p50/p99 of all requests, and
-the RSS figures (target: after within 10 % of start). The server is always
-stopped.
+(target: p99 under load < 10 x p50 alone), the p50/p99 of all requests and of
+each kind of request (`by_kind`), and the RSS figures (target: after within
+10 % of start). The server is always stopped.
 
 Without `--model-dir` the model is the default recipe's generator
 (`context_encoder/builtin_64`, a 64x64 Context Encoder tiled over larger
@@ -178,6 +178,7 @@ class Client(threading.Thread):
         self.port, self.path, self.mix = port, path, mix
         self.index, self.start_at, self.stop_at = index, start_at, stop_at
         self.latencies, self.small, self.statuses, self.errors, self.late = [], [], {}, {}, 0
+        self.by_kind = {}  # label -> latencies of its answered requests
 
     def _count(self, table, key):
         table[key] = table.get(key, 0) + 1
@@ -212,6 +213,7 @@ class Client(threading.Thread):
                 self.late += 1  # completed after the window: not counted
             elif expected == 200:
                 self.latencies.append(ended - began)
+                self.by_kind.setdefault(label, []).append(ended - began)
                 if small:
                     self.small.append(ended - began)
             if answer.will_close:
@@ -279,6 +281,18 @@ def _merged(threads, field):
         for key, count in getattr(thread, field).items():
             merged[key] = merged.get(key, 0) + count
     return dict(sorted(merged.items()))
+
+
+def _by_kind(threads):
+    """`{label: {"requests", "p50_ms", "p99_ms"}}` of the answered requests of each kind."""
+    merged = {}
+    for thread in threads:
+        for label, values in thread.by_kind.items():
+            merged.setdefault(label, []).extend(values)
+    return {
+        label: {"requests": len(values), "p50_ms": _ms(values, 50), "p99_ms": _ms(values, 99)}
+        for label, values in sorted(merged.items())
+    }
 
 
 def _ms(values, percentile):
@@ -359,6 +373,7 @@ def main(argv=None):
         "error_kinds": errors,
         "statuses": _merged(threads, "statuses"),
         "completed_after_window": sum(thread.late for thread in threads),
+        "by_kind": _by_kind(threads),
         "small_alone_p50_ms": p50_alone,
         "small_alone_p99_ms": _ms(small_alone, 99),
         "small_load_p50_ms": _ms(small_load, 50),

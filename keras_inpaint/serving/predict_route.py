@@ -1,19 +1,26 @@
-"""`POST /v1/models/<name>:predict`, in the HTTP process: admission, work limits, deadline.
+"""`POST /v1/models/<name>:predict`, in the HTTP process: admission, work limits, lanes, deadline.
 
 LitServe's own route would queue every request without bound, send the JSON
 body to the worker as Python lists (tens of bytes per pixel number) and wait
 for the answer as long as the worker takes. This route, registered in its
-place, puts the same request on LitServe's worker queue, but first
+place, puts the same request on a LitServe worker queue, but first
 
 1. refuses the request with HTTP 503 and `Retry-After` when `workers + max_queue`
    requests of this model are already waiting or running (`--max-queue`; counted
    from when a body has fully arrived);
-2. parses the body and checks its work limits (`request_limits`: 413 over
-   `--max-batch-size` or `--max-pixels`; 400 for a body that is no JSON object);
-3. turns pixel lists into compact numpy arrays;
-4. with more than one worker, lets large requests (over `SMALL_REQUEST_PIXELS`)
-   take at most all workers but one, so one always stays for small requests:
-   a 64x64 request does not wait behind a row of 1024x1024 ones;
+2. parses a small body (up to `SMALL_BODY_BYTES`) and checks its work limits
+   (`request_body`, `request_limits`: 413 over `--max-batch-size` or
+   `--max-pixels`; 400 for a body that is no JSON object), turning pixel lists
+   into compact numpy arrays; a larger body goes to a worker unparsed, to be
+   parsed and checked there, so that parsing tens of MB of JSON never holds up
+   this process and the small requests it is passing on;
+3. with more than one worker, sends it down one of two lanes, each a queue with
+   workers of its own (`server.build_server`): the **small lane** (one worker)
+   takes small requests (up to `SMALL_REQUEST_PIXELS` pixels in a small body);
+   the **large lane** (the other workers, at a lower CPU priority) takes the
+   rest, larger bodies included. So a 64x64 request neither waits behind a row
+   of 1024x1024 ones nor loses its core to them; a small request still takes an
+   idle large-lane worker when the small lane is busy;
 
 and answers HTTP 504 once `timeout` seconds have passed since the body arrived,
 whether or not the worker has finished (`--timeout`). A worker still running
@@ -23,7 +30,6 @@ whose time ran out while they queued.
 """
 
 import asyncio
-import json
 import math
 import os
 import pickle
@@ -36,69 +42,63 @@ from fastapi.responses import JSONResponse
 from litserve.utils import LitAPIStatus, ResponseBufferItem
 
 from keras_inpaint.serving.memory import paused_gc, release_free_memory
+from keras_inpaint.serving.request_body import read_predict_body
 from keras_inpaint.serving.request_limits import RequestTooLarge, compact_body
-from keras_inpaint.serving.rest_protocol import check_nesting
 from keras_inpaint.serving.saved_model_api import pid_file
 
-# Bodies from this size on leave enough freed memory behind to be worth trimming.
+# Bodies up to this size are parsed here (a 128x128 JSON request is about 0.3 MB and
+# takes milliseconds); larger ones go unparsed to the large lane's workers.
+SMALL_BODY_BYTES = 512 * 1024
+# After a body of this size, the freed memory of its copies is given back to the system.
 LARGE_BODY_BYTES = 4 * 1024 * 1024
-# Requests over this many pixels are "large": with several workers, they may hold all
-# but one at a time, so that small requests never wait behind a row of large ones.
-SMALL_REQUEST_PIXELS = 256 * 256
-
-BODY_SHAPE_MESSAGE = (
-    'the request body must be a JSON object, {"instances": [...]} or {"inputs": {...}}, '
-    'with an optional "signature_name"'
-)
+# Requests of up to this many pixels (in a small body) take the small lane: thumbnails and
+# previews. A 256x256 request costs several 64x64 ones; in the small lane it held them up
+# (benchmarks/serving_load.py: small requests' p99 under load 40x their p50 alone, 8x now).
+SMALL_REQUEST_PIXELS = 128 * 128
 
 
 def _error(status, message, headers=None):
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def parse_body(data):
-    """Request body bytes -> the JSON object; raises ValueError with a message for the client.
+class Lane:
+    """One worker queue of a model: its `SavedModelAPI`, its workers and its requests.
 
-    TF Serving reads the body as JSON whatever its Content-Type (its documented
-    curl calls send form encoding), and so does this server.
+    Example:
+        >>> lane = Lane(api=None, workers=1)
+        >>> lane.idle
+        True
     """
-    try:
-        with paused_gc():
-            body = json.loads(data)
-    except RecursionError:
-        raise ValueError(
-            "the request body nests lists or objects too deeply: it is nested too deeply to "
-            'be parsed, and a predict body, {"instances": [...]} or {"inputs": {...}} with '
-            "[H][W][C] pixel lists, nests 7 deep at most"
-        ) from None
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
-        raise ValueError(f"the request body is not valid JSON: {error}") from None
-    check_nesting(body)
-    if not isinstance(body, dict):
-        raise ValueError(BODY_SHAPE_MESSAGE)
-    return body
+
+    def __init__(self, api, workers):
+        self.api, self.workers = api, int(workers)
+        self.in_flight = 0
+
+    @property
+    def idle(self):
+        """Whether one of the lane's workers is free."""
+        return self.in_flight < self.workers
 
 
 class PredictRoute:
-    """The predict endpoint of one model, bound to a `litserve.LitServer` and its `LitAPI`.
+    """The predict endpoint of one model, bound to a `litserve.LitServer` and its lanes.
 
     Args:
-        server: the LitServer whose worker queue and response buffer are used.
-        api: the model's `SavedModelAPI` (its `api_path` names the worker queue).
+        server: the LitServer whose worker queues and response buffer are used.
+        small: the model's small-lane `Lane` (all its workers when there is no
+            large lane).
+        large: its large-lane `Lane`, or None with a single worker.
         limits: a `RequestLimits`.
         timeout: seconds from a request's arrival to HTTP 504.
-        workers: inference workers of the model.
         max_queue: requests that may wait for a worker beyond those running.
     """
 
-    def __init__(self, server, api, limits, timeout, workers, max_queue):
-        self.server, self.api, self.limits = server, api, limits
+    def __init__(self, server, small, large, limits, timeout, max_queue):
+        self.server, self.small, self.large, self.limits = server, small, large, limits
         self.timeout = float(timeout)
-        self.capacity = int(workers) + int(max_queue)
-        self.workers = int(workers)
+        self.workers = small.workers + (large.workers if large else 0)
+        self.capacity = self.workers + int(max_queue)
         self.in_flight = 0
-        # Created here, bound to the HTTP process's event loop at first use.
-        self.large_slots = asyncio.Semaphore(max(1, self.workers - 1))
 
     async def __call__(self, request: Request):
         # Counted once the body has arrived: a slow upload costs a socket (until
@@ -110,25 +110,32 @@ class PredictRoute:
         size = len(data)
         try:
             arrived = time.monotonic()
+            if size > SMALL_BODY_BYTES:
+                # Parsed and checked by the worker that runs it (`SavedModelAPI`).
+                return await self._answer(self.large or self.small, {"raw": data}, arrived)
             try:
-                body = parse_body(data)
-                del data  # the parsed body replaces it
-                _, pixels = self.limits.check(body)
+                body, pixels = read_predict_body(data, self.limits)
                 with paused_gc():
                     compact_body(body)
             except RequestTooLarge as error:
                 return _error(error.status, str(error))
             except ValueError as error:
                 return _error(400, str(error))
-            payload = {"body": body, "pixels": pixels}
-            del body
-            if pixels <= SMALL_REQUEST_PIXELS or self.workers == 1:
-                return await self._answer(payload, arrived)
-            return await self._answer_large(payload, arrived)
+            lane = self.lane_for(pixels)
+            return await self._answer(lane, {"body": body, "pixels": pixels}, arrived)
         finally:
             self.in_flight -= 1
             if size >= LARGE_BODY_BYTES:
-                release_free_memory()
+                release_free_memory()  # the body's copies, once freed
+
+    def lane_for(self, pixels):
+        """The lane for a parsed request of `pixels` pixels."""
+        if self.large is None:
+            return self.small
+        if pixels > SMALL_REQUEST_PIXELS:
+            return self.large
+        # A small request takes an idle large-lane worker rather than queue.
+        return self.large if not self.small.idle and self.large.idle else self.small
 
     def _busy(self):
         # Each worker frees up in about one request's time; a second is a fair guess.
@@ -149,32 +156,27 @@ class PredictRoute:
             "server is less busy",
         )
 
-    async def _answer_large(self, payload, arrived):
-        """`_answer` once one of the large requests' slots is free, within the deadline."""
-        remaining = arrived + self.timeout - time.monotonic()
+    async def _answer(self, lane, payload, arrived):
+        """Queue `payload` on `lane` and wait for its answer until the deadline."""
+        lane.in_flight += 1
         try:
-            await asyncio.wait_for(self.large_slots.acquire(), timeout=max(0.0, remaining))
-        except TimeoutError:
-            return self._timed_out()
-        try:
-            return await self._answer(payload, arrived)
+            return await self._wait_for_answer(lane, payload, arrived)
         finally:
-            self.large_slots.release()
+            lane.in_flight -= 1
 
-    async def _answer(self, payload, arrived):
-        """Queue `payload` for a worker and wait for its answer until the deadline."""
+    async def _wait_for_answer(self, lane, payload, arrived):
         uid = uuid.uuid4().hex
         event = asyncio.Event()
         buffer = self.server.response_buffer
         buffer[uid] = ResponseBufferItem(event)
-        queue = self.server._get_request_queue(self.api.api_path)
+        queue = self.server._get_request_queue(lane.api.api_path)
         queue.put((self.server.app.response_queue_id, uid, arrived, payload))
         del payload
         remaining = arrived + self.timeout - time.monotonic()
         try:
             await asyncio.wait_for(event.wait(), timeout=max(0.0, remaining))
         except TimeoutError:
-            self._stop_worker(buffer[uid])
+            self._stop_worker(lane.api, buffer[uid])
             return self._timed_out()
         finally:
             item = buffer.pop(uid, None)
@@ -183,12 +185,13 @@ class PredictRoute:
             return self._worker_error(response)
         return response
 
-    def _stop_worker(self, item):
-        """Kill the worker running a request past its deadline; LitServe replaces it."""
-        if item.worker_id is None or item.event.is_set() or self.api.pid_dir is None:
+    @staticmethod
+    def _stop_worker(api, item):
+        """Kill `api`'s worker running a request past its deadline; LitServe replaces it."""
+        if item.worker_id is None or item.event.is_set() or api.pid_dir is None:
             return  # still queued (the worker will skip it), or answered just now
         try:
-            pid = int(pid_file(self.api.pid_dir, item.worker_id).read_text())
+            pid = int(pid_file(api.pid_dir, item.worker_id).read_text())
             os.kill(pid, signal.SIGKILL)
         except (OSError, ValueError):
             pass  # gone already

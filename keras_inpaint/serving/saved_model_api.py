@@ -8,10 +8,12 @@ import litserve
 from fastapi import HTTPException
 from fastapi.responses import Response
 
+from keras_inpaint.op_errors import op_error_message
 from keras_inpaint.serving.memory import paused_gc, release_free_memory
+from keras_inpaint.serving.request_body import read_predict_body
+from keras_inpaint.serving.request_limits import RequestLimits, RequestTooLarge
 from keras_inpaint.serving.rest_protocol import (
     encode_predict_response,
-    op_error_message,
     parse_predict_body,
 )
 
@@ -32,7 +34,8 @@ class SavedModelAPI(litserve.LitAPI):
     Runs in a LitServe inference worker: `setup` loads the SavedModel there,
     `decode_request` turns a TF Serving REST body (row or columnar, any signature,
     `{"b64": ...}` strings; parsed and limited by `predict_route` in the HTTP
-    process) into tensors checked against the signature,
+    process, or here for a large body that came as bytes) into tensors checked
+    against the signature,
     `predict` calls the signature and `encode_response` writes the TF Serving
     answer. Bad requests are answered with HTTP 400 and the reason.
 
@@ -42,6 +45,10 @@ class SavedModelAPI(litserve.LitAPI):
         version: the version number reported by the status endpoint.
         threads: TensorFlow threads of the worker (all cores when None).
         pid_dir: a folder where each worker writes its process id (`pid_file`).
+        limits: the `RequestLimits` that bodies which come as bytes are checked against.
+        niceness: added to each worker's nice value (a lower CPU priority), so
+            that these workers give way to others, e.g. large requests to small ones.
+        path: the URL path (the model's predict URL by default).
 
     Example:
     ```python
@@ -50,13 +57,25 @@ class SavedModelAPI(litserve.LitAPI):
     ```
     """
 
-    def __init__(self, model_name, version_dir, version, threads=None, pid_dir=None):
-        super().__init__(api_path=f"/v1/models/{model_name}:predict")
+    def __init__(
+        self,
+        model_name,
+        version_dir,
+        version,
+        threads=None,
+        pid_dir=None,
+        limits=None,
+        niceness=0,
+        path=None,
+    ):
+        super().__init__(api_path=path or f"/v1/models/{model_name}:predict")
         self.model_name = model_name
         self.version_dir = str(version_dir)
         self.version = int(version)
         self.threads = None if threads is None else int(threads)
         self.pid_dir = None if pid_dir is None else str(pid_dir)
+        self.limits = limits or RequestLimits()
+        self.niceness = int(niceness)
 
     def setup(self, device):
         # TensorFlow is imported here, in the inference worker, so that the server
@@ -65,6 +84,8 @@ class SavedModelAPI(litserve.LitAPI):
         # left 1-3 GB resident for good); with the system allocator, freed memory goes
         # back to the system once a large request is done (`release_free_memory`).
         os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
+        if self.niceness:
+            os.nice(self.niceness)  # before TensorFlow starts its threads, which inherit it
         import tensorflow as tf
 
         if self.threads:
@@ -111,14 +132,34 @@ class SavedModelAPI(litserve.LitAPI):
             pid_file(self.pid_dir, worker).write_text(str(os.getpid()))
 
     def decode_request(self, request):
-        """`{"body": parsed JSON body, "pixels": its pixel count}` -> checked numpy inputs."""
-        body, pixels = request.pop("body"), request.get("pixels", 0)
+        """`{"body": parsed JSON body, "pixels": its pixel count}` or `{"raw": body bytes}`
+        -> checked numpy inputs."""
+        if "raw" in request:
+            body, pixels = self._read_raw(request.pop("raw"))
+        else:
+            body, pixels = request.pop("body"), request.get("pixels", 0)
         try:
             name, inputs, layout = parse_predict_body(body, self.input_specs)
         except ValueError as error:
             self._after(pixels)
             raise HTTPException(status_code=400, detail=str(error)) from None
         return {"name": name, "inputs": inputs, "layout": layout, "pixels": pixels}
+
+    def _read_raw(self, data):
+        """`(body, pixels)` of body bytes, checked as `predict_route` checks small ones.
+
+        Its pixels count as large whatever they are: parsing a large body leaves
+        memory to give back.
+        """
+        try:
+            body, pixels = read_predict_body(data, self.limits)
+        except RequestTooLarge as error:
+            self._after(LARGE_REQUEST_PIXELS)
+            raise HTTPException(status_code=error.status, detail=str(error)) from None
+        except ValueError as error:
+            self._after(LARGE_REQUEST_PIXELS)
+            raise HTTPException(status_code=400, detail=str(error)) from None
+        return body, max(pixels, LARGE_REQUEST_PIXELS)
 
     def predict(self, x):
         # LitServe keeps its arguments referenced until the next request: the

@@ -3,8 +3,9 @@
 Built on LitServe (a maintained model-serving library: worker processes,
 request queueing, payload limits, timeouts); this module only says which
 routes exist and how errors read. Inference worker processes (`--workers`,
-by default one per core as memory allows) load the highest numbered version
-under `<base>/<name>/` and answer
+by default one per core as memory allows; with two or more, one is kept for
+small requests and the others run large ones at a lower CPU priority) load the
+highest numbered version under `<base>/<name>/` and answer
 
 - `POST /v1/models/<name>:predict`: row (`instances`) and columnar (`inputs`)
   bodies, `signature_name`, `{"b64": ...}` inputs and `*_bytes` outputs;
@@ -36,7 +37,7 @@ from starlette.exceptions import HTTPException
 
 from keras_inpaint.model_names import check_model_name
 from keras_inpaint.serving.memory import default_workers, threads_per_worker
-from keras_inpaint.serving.predict_route import PredictRoute
+from keras_inpaint.serving.predict_route import Lane, PredictRoute
 from keras_inpaint.serving.request_limits import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PIXELS,
@@ -54,6 +55,9 @@ DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
 # Requests per model that may wait for a worker, beyond those running.
 DEFAULT_MAX_QUEUE = 64
+# Added to the nice value of the workers of large requests: when they and a small
+# request's worker want the same core, the small one gets about 90 % of it.
+LARGE_LANE_NICENESS = 10
 # Seconds an idle keep-alive connection stays open (uvicorn's default, made explicit).
 KEEP_ALIVE_SECONDS = 5
 
@@ -110,15 +114,46 @@ def _not_found_message(path, names):
     )
 
 
-def _replace_predict_route(server, api, route):
-    """Answer `api`'s predict path with `route` instead of LitServe's own endpoint."""
+def _remove_route(server, path):
+    """Remove LitServe's own endpoint at `path`."""
     routes = server.app.router.routes
-    routes[:] = [item for item in routes if getattr(item, "path", None) != api.api_path]
+    routes[:] = [item for item in routes if getattr(item, "path", None) != path]
+
+
+def _replace_predict_route(server, path, route):
+    """Answer `path` with `route` instead of LitServe's own endpoint."""
+    _remove_route(server, path)
 
     async def predict(request: Request):
         return await route(request)
 
-    server.app.add_api_route(api.api_path, predict, methods=["POST"])
+    server.app.add_api_route(path, predict, methods=["POST"])
+
+
+def _lanes(name, folder, version, workers, threads, limits):
+    """`(small, large)` `Lane`s of one model: one lane of all workers when there is one.
+
+    With more than one worker, the small lane gets one and the large lane the
+    rest, at `LARGE_LANE_NICENESS` (`predict_route` says which request takes which).
+    """
+
+    def api(path=None, niceness=0):
+        return SavedModelAPI(
+            name,
+            folder,
+            version,
+            threads=threads,
+            pid_dir=tempfile.mkdtemp(),
+            limits=limits,
+            niceness=niceness,
+            path=path,
+        )
+
+    if workers == 1:
+        return Lane(api(), 1), None
+    # LitServe names a worker by the last part of its path: unique per model.
+    large = api(path=f"/lanes/{name}:large", niceness=LARGE_LANE_NICENESS)
+    return Lane(api(), 1), Lane(large, workers - 1)
 
 
 def build_server(
@@ -139,7 +174,9 @@ def build_server(
         max_request_bytes: larger request bodies are refused with HTTP 413.
         timeout: seconds from a request's arrival to HTTP 504.
         workers: inference worker processes per model (`memory.default_workers`
-            when None: one per core, as many as memory holds, at most 4 in all).
+            when None: one per core, as many as memory holds, at most 4 in all);
+            with two or more, one takes small requests and the others large ones
+            (`predict_route`).
         max_batch: most images per request (HTTP 413 above).
         max_pixels: most pixels per request, summed over its images (HTTP 413 above).
         max_queue: requests per model that may wait for a worker; more get HTTP 503.
@@ -158,14 +195,16 @@ def build_server(
             f"workers must be at least 1 and max_queue at least 0; got {workers}, {max_queue}"
         )
     threads = threads_per_worker(workers * len(versions))
-    apis = [
-        SavedModelAPI(name, folder, number, threads=threads, pid_dir=tempfile.mkdtemp())
+    limits = RequestLimits(max_batch, max_pixels)
+    lanes = {
+        name: _lanes(name, folder, number, workers, threads, limits)
         for name, (number, folder) in versions.items()
-    ]
+    }
+    every_lane = [lane for pair in lanes.values() for lane in pair if lane is not None]
     server = litserve.LitServer(
-        apis,
+        [lane.api for lane in every_lane],
         accelerator="cpu",
-        workers_per_device=workers,
+        workers_per_device={lane.api.api_path: lane.workers for lane in every_lane},
         # LitServe's workers skip requests whose time ran out while queued.
         timeout=timeout,
         # A worker killed at a request's deadline (predict_route) is started again.
@@ -173,10 +212,11 @@ def build_server(
         max_payload_size=int(max_request_bytes),
         disable_openapi_url=True,
     )
-    limits = RequestLimits(max_batch, max_pixels)
-    for api in apis:
-        route = PredictRoute(server, api, limits, timeout, workers, max_queue)
-        _replace_predict_route(server, api, route)
+    for small, large in lanes.values():
+        route = PredictRoute(server, small, large, limits, timeout, max_queue)
+        _replace_predict_route(server, small.api.api_path, route)
+        if large is not None:
+            _remove_route(server, large.api.api_path)  # reached through `route` only
     for name, (number, _) in versions.items():
 
         async def status(number=number):

@@ -28,3 +28,6 @@ def test_the_tiny_load_test_has_no_errors():
     assert result["errors"] == 0, result["error_kinds"]
     assert result["requests"] > 0
     assert result["p50_ms"] <= result["p99_ms"]
+    kinds = result["by_kind"]
+    assert sum(kind["requests"] for kind in kinds.values()) == result["requests"]
+    assert all(kind["p50_ms"] <= kind["p99_ms"] for kind in kinds.values())
