@@ -105,6 +105,7 @@ def zoo_entries():
 
 def write_counts():
     """Build every recipe's networks and write their counts to `models/param_counts.json`."""
+    from keras_inpaint.output_files import write_text
     from keras_inpaint.training.recipes import load_recipe
 
     counts = {}
@@ -115,7 +116,7 @@ def write_counts():
             "networks": count_networks(recipe),
         }
     path = counts_path()
-    path.write_text(json.dumps(counts, indent=1) + "\n")
+    write_text(path, json.dumps(counts, indent=1) + "\n")
     return path, len(counts)
 
 

@@ -3,8 +3,11 @@
 The rules a block follows (docs/ARCHITECTURE.md, "Executable docs"):
 
 - A ```bash or ```python block is run: all documents in one scratch folder,
-  README.md first, each document's blocks in order (a later block may use what
-  an earlier one wrote, e.g. `runs/quickstart`).
+  each document's blocks in order (a later block may use what an earlier one
+  wrote, e.g. `runs/glcic_run`). Two lanes run at once, each its documents in
+  order: README.md then docs/ (which read README's `runs/quickstart` and
+  `exports/quickstart`), and models/*/README.md (which read only the scratch
+  files and their own outputs). One test per document says which failed.
 - A block whose fence reads ```bash (not run: REASON) is not run, and says
   why (needs Docker, starts a server that runs until stopped, is the test
   suite itself...). Its `keras-inpaint` commands are still parsed by the
@@ -35,7 +38,10 @@ import shlex
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -43,11 +49,12 @@ from PIL import Image
 from test_case import TENSORFLOW_NOISE, write_photos
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = [
-    ROOT / "README.md",
-    *sorted((ROOT / "docs").glob("*.md")),
-    *sorted((ROOT / "models").glob("*/README.md")),
-]
+# Run side by side (CI has 2 cores; a block's commands mostly keep one busy).
+LANES = (
+    [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))],
+    sorted((ROOT / "models").glob("*/README.md")),
+)
+DOCUMENTS = [document for lane in LANES for document in lane]
 FENCE = re.compile(r"^```(\w*)\s*(?:\(not run: (?P<reason>[^)]+)\))?\s*$")
 RUN_LANGUAGES = {"bash", "python"}
 TINY_TRAINING = " --epochs 1 --steps-per-epoch 1 --batch-size 2"
@@ -164,9 +171,9 @@ def check_model_dirs_exist(where, body, scratch):
                     assert (scratch / value).is_dir(), f"{where}: --model-dir {value} is missing"
 
 
-def run_block(where, language, body, scratch, env):
+def run_block(where, language, body, scratch, env, script_name):
     if language == "python":
-        script = scratch / "docs_block.py"
+        script = scratch / script_name
         script.write_text(body)
         argv = [sys.executable, str(script)]
     else:
@@ -185,42 +192,109 @@ def run_block(where, language, body, scratch, env):
         assert not noisy, f"{where}: TensorFlow's log lines reached stderr: {noisy[:3]}"
 
 
-@pytest.mark.slow
-def test_every_block_runs_or_says_why_not(tmp_path, capsys):
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    make_scratch(scratch)
-    # As a user starts them: without TF_CPP_MIN_LOG_LEVEL, which hides what the CLI must hide.
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PHOTOS"] = str(scratch / "photos")
-    counts = {"run": 0, "not run": 0, "text": 0, "json": 0}
-    seconds = {}
-    for document in DOCUMENTS:
+@dataclass
+class DocumentRun:
+    """What running one document's blocks gave: block counts, seconds per run block, failure."""
+
+    counts: dict = field(default_factory=lambda: {"run": 0, "not run": 0, "text": 0, "json": 0})
+    seconds: dict = field(default_factory=dict)
+    failure: BaseException | None = None
+
+
+def run_document(document, scratch, env, script_name):
+    """Check and run one document's blocks in order; stops at its first failing block."""
+    result = DocumentRun()
+    try:
         for line, language, reason, body in blocks(document):
             where = f"{document.relative_to(ROOT)}:{line}"
             assert language, f"{where}: label the block text, json, bash or python"
             if language == "json":
                 json.loads(body)
-                counts["json"] += 1
+                result.counts["json"] += 1
             elif language == "text":
-                counts["text"] += 1
+                result.counts["text"] += 1
             elif language not in RUN_LANGUAGES:
                 pytest.fail(f"{where}: unknown block language {language!r}")
             elif reason:
                 check_cli_parses(where, body)
                 check_model_dirs_exist(where, body, scratch)
-                counts["not run"] += 1
+                result.counts["not run"] += 1
             else:
                 check_cli_parses(where, body)
                 start = time.perf_counter()
-                run_block(where, language, body, scratch, env)
-                seconds[where] = time.perf_counter() - start
-                counts["run"] += 1
-    slowest = sorted(seconds.items(), key=lambda item: -item[1])[:5]
+                run_block(where, language, body, scratch, env, script_name)
+                result.seconds[where] = time.perf_counter() - start
+                result.counts["run"] += 1
+    except BaseException as failure:  # pytest.fail raises a BaseException
+        result.failure = failure
+    return result
+
+
+def run_lane(documents, scratch, env, script_name, runs):
+    """Run `documents` one after the other, setting each one's Future in `runs`."""
+    for document in documents:
+        runs[document].set_result(run_document(document, scratch, env, script_name))
+
+
+def selected_documents(items):
+    """The documents whose `test_every_block_runs_or_says_why_not` case is selected.
+
+    A document under docs/ brings README.md, whose outputs it reads.
+    """
+    chosen = {
+        item.callspec.params["document"]
+        for item in items
+        if getattr(item, "originalname", None) == "test_every_block_runs_or_says_why_not"
+        and item.module.__name__ == __name__
+    }
+    if any(document.parent.name == "docs" for document in chosen):
+        chosen.add(ROOT / "README.md")
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def document_runs(request, tmp_path_factory):
+    """Every selected document, its lanes run side by side: `{document: Future of DocumentRun}`."""
+    scratch = tmp_path_factory.mktemp("docs") / "scratch"
+    scratch.mkdir()
+    make_scratch(scratch)
+    # As a user starts them: without TF_CPP_MIN_LOG_LEVEL, which hides what the CLI must hide.
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PHOTOS"] = str(scratch / "photos")
+    chosen = selected_documents(request.session.items)
+    runs = {document: Future() for document in chosen}
+    with ThreadPoolExecutor(max_workers=len(LANES)) as pool:
+        for index, lane in enumerate(LANES):
+            documents = [document for document in lane if document in chosen]
+            pool.submit(run_lane, documents, scratch, env, f"docs_block_{index}.py", runs)
+        yield runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_block_runs_or_says_why_not(document, document_runs, capsys):
+    result = document_runs[document].result()
+    slowest = sorted(result.seconds.items(), key=lambda item: -item[1])[:3]
     with capsys.disabled():  # shown in the test run's output
-        print("\ndocs blocks: " + ", ".join(f"{count} {kind}" for kind, count in counts.items()))
-        print("slowest: " + ", ".join(f"{where} {s:.0f} s" for where, s in slowest))
-    assert counts["run"] >= 15, "most blocks must run: mark only those that cannot"
+        print(
+            f"\n{document.relative_to(ROOT)}: "
+            + ", ".join(f"{count} {kind}" for kind, count in result.counts.items())
+            + ("; slowest: " + ", ".join(f"{where} {s:.0f} s" for where, s in slowest))
+            * bool(slowest)
+        )
+    if result.failure is not None:
+        raise result.failure
+
+
+def test_most_blocks_run():
+    """Only blocks that cannot run are marked `(not run: ...)`."""
+    runnable = [
+        language
+        for document in DOCUMENTS
+        for _, language, reason, _ in blocks(document)
+        if language in RUN_LANGUAGES and not reason
+    ]
+    assert len(runnable) >= 15, "most blocks must run: mark only those that cannot"
 
 
 def test_every_documented_command_parses_and_every_block_is_labelled():
@@ -256,3 +330,29 @@ def test_a_renamed_flag_or_missing_export_fails(tmp_path):
         check_cli_parses("doc:1", "keras-inpaint export runs/q --bsae exports\n")
     with pytest.raises(AssertionError, match="--model-dir exports/q is missing"):
         check_model_dirs_exist("doc:1", "keras-inpaint serve --model-dir exports/q\n", tmp_path)
+
+
+def test_a_failing_block_fails_its_document_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    failing, passing = tmp_path / "failing.md", tmp_path / "passing.md"
+    failing.write_text("```bash\nfalse\n```\n\n```bash\ntouch after\n```\n")
+    passing.write_text("```bash\ntouch passed\n```\n")
+    runs = {failing: Future(), passing: Future()}
+    run_lane([failing, passing], tmp_path, dict(os.environ), "block.py", runs)
+    failure = runs[failing].result().failure
+    assert isinstance(failure, AssertionError) and "failing.md:1 failed (exit 1)" in str(failure)
+    assert not (tmp_path / "after").exists(), "a document stops at its first failing block"
+    assert runs[passing].result().failure is None and (tmp_path / "passed").exists()
+
+
+def test_a_document_under_docs_brings_the_readme():
+    def item(document):
+        return SimpleNamespace(
+            originalname="test_every_block_runs_or_says_why_not",
+            module=sys.modules[__name__],
+            callspec=SimpleNamespace(params={"document": document}),
+        )
+
+    serving, glcic = ROOT / "docs" / "SERVING.md", ROOT / "models" / "glcic" / "README.md"
+    assert selected_documents([item(serving)]) == {serving, ROOT / "README.md"}
+    assert selected_documents([item(glcic)]) == {glcic}
