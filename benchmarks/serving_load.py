@@ -69,21 +69,11 @@ def export_model(setting, base):
     from keras_inpaint.export import export_saved_model
 
     if setting == "tiny":
-        from keras_inpaint.models.context_encoder import (
-            ContextEncoderGenerator,
-            ContextEncoderInpainter,
-        )
+        # The test suite's tiny model, defined once in tests/test_case.py.
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from test_case import tiny_context_encoder
 
-        generator = ContextEncoderGenerator(
-            image_size=32,
-            variant="full",
-            encoder_filters=[8, 8, 8],
-            bottleneck=16,
-            decoder_filters=[8, 8, 8],
-            residual=True,
-            fill="known_mean",
-        )
-        model, name = ContextEncoderInpainter(generator), "tiny_context_encoder"
+        model, name = tiny_context_encoder(), "tiny_context_encoder"
         description = "tiny Context Encoder (32x32, 8 filters), untrained"
     else:
         from keras_inpaint.training.recipes import build_inpainter, load_recipe

@@ -1,4 +1,5 @@
-"""Shared checks every zoo entry's tests run: one helper per behaviour.
+"""Shared checks every zoo entry's tests run, one helper per behaviour, and the tiny
+models the tests (and benchmarks/serving_load.py) build: defined here only.
 
 Import from tests as `from test_case import ...` (tests/ is on sys.path
 through conftest.py).
@@ -15,12 +16,147 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inpaint.data import masks
+from keras_inpaint.layers.hole_fill import HoleFill
+from keras_inpaint.models.context_encoder import (
+    ContextEncoderGenerator,
+    ContextEncoderInpainter,
+    DCGANDiscriminator,
+)
+from keras_inpaint.models.glcic import GLCICDiscriminator, GLCICGenerator, GLCICInpainter
+from keras_inpaint.models.inpainter import Inpainter
+from keras_inpaint.models.patch_gan import PatchGANDiscriminator
+from keras_inpaint.models.pconv_unet import PConvInpainter, PConvUNet
+from keras_inpaint.models.pepsi import PEPSIGenerator, PEPSIInpainter, REDDiscriminator
 
 # What TensorFlow's C++ logging looks like on stderr: none of it may reach a user of the
 # command line (tests/test_cli_quiet.py, and every documented command in tests/test_docs.py).
 TENSORFLOW_NOISE = re.compile(
     r"E0000|W0000|I0000|oneDNN|cuda|absl::InitializeLog|AVX", re.IGNORECASE
 )
+
+
+def tiny_context_encoder(variant="full", name=None, discriminator=False):
+    """A compiled 32x32 Context Encoder with 8 filters per layer (untrained).
+
+    `"full"` predicts the whole image (exports tile it), `"center"` the central
+    16x16 (exports keep a fixed size). `discriminator=True` adds a two-layer PatchGAN.
+    """
+    generator = ContextEncoderGenerator(
+        image_size=32,
+        variant=variant,
+        encoder_filters=[8, 8, 8],
+        bottleneck=16,
+        decoder_filters=[8, 8, 8] if variant == "full" else [8, 8],
+        residual=True,
+        fill="known_mean",
+    )
+    critic = None
+    if discriminator:
+        critic = PatchGANDiscriminator(image_size=32, filters=8, num_layers=2)
+    model = ContextEncoderInpainter(generator, critic, name=name or f"tiny_{variant}")
+    model.compile(keras.optimizers.Adam(), keras.optimizers.Adam() if critic else None)
+    return model
+
+
+def tiny_fully_convolutional(name="fcn", size_multiple=4):
+    """A fully convolutional generator (two stride-2 convs, so sizes are multiples of 4)."""
+    masked_image = keras.Input(shape=(None, None, 3), name="masked_image")
+    mask = keras.Input(shape=(None, None, 1), name="mask")
+    filled = HoleFill(mode="known_mean", name="hole_fill")([masked_image, mask])
+    x = keras.layers.Concatenate(name="with_mask")([filled, mask])
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down1")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down2")(x)
+    x = keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same", name="up1")(x)
+    x = keras.layers.Conv2DTranspose(
+        3, 3, strides=2, padding="same", activation="tanh", name="up2"
+    )(x)
+    generator = keras.Model([masked_image, mask], x, name="fcn_generator")
+    generator.size_multiple = size_multiple
+    return Inpainter(generator, name=name)
+
+
+def _adam():
+    return keras.optimizers.Adam(1e-3)
+
+
+def _with_discriminator(model_class, generator, discriminator, **kwargs):
+    model = model_class(generator, discriminator, **kwargs)
+    model.compile(_adam(), _adam())
+    return model
+
+
+def _tiny_context_encoder_center():
+    generator = ContextEncoderGenerator(
+        image_size=32,
+        variant="center",
+        encoder_filters=[8, 8, 8],
+        bottleneck=16,
+        decoder_filters=[8, 8],
+    )
+    critic = DCGANDiscriminator(image_size=16, filters=[8, 8])
+    return _with_discriminator(ContextEncoderInpainter, generator, critic)
+
+
+def _tiny_context_encoder_alexnet():
+    """The AlexNet encoder at its smallest size (96 px, a 1x1 pool5), PatchGAN critic."""
+    generator = ContextEncoderGenerator(
+        image_size=96,
+        encoder="alexnet",
+        variant="full",
+        encoder_filters=[8, 8, 8, 8, 8],
+        bottleneck=8,
+    )
+    critic = PatchGANDiscriminator(image_size=96, filters=8, num_layers=2)
+    return _with_discriminator(ContextEncoderInpainter, generator, critic)
+
+
+def _tiny_patch_gan():
+    return tiny_context_encoder(discriminator=True)
+
+
+def _tiny_glcic():
+    generator = GLCICGenerator(
+        image_size=32, base_filters=8, dilation_rates=[1, 2, 4, 8], skip_connections=True
+    )
+    critic = GLCICDiscriminator(
+        image_size=32, local_size=16, global_filters=[8, 16, 16], local_filters=[8, 16], fc_units=32
+    )
+    return _with_discriminator(GLCICInpainter, generator, critic, tc=0, td=0)
+
+
+def _tiny_pepsi(**options):
+    def build():
+        generator = PEPSIGenerator(image_size=32, filters=4, dilation_rates=[1, 2, 2, 4], **options)
+        critic = REDDiscriminator(
+            image_size=32, filters=[8, 8, 16], separable=options.get("separable", False)
+        )
+        return _with_discriminator(PEPSIInpainter, generator, critic, coarse_decay_steps=10)
+
+    return build
+
+
+def _tiny_pconv_unet():
+    generator = PConvUNet(
+        preset="cifar_net2",
+        encoder_filters=[4, 4, 8, 8, 8, 8, 8, 8],
+        decoder_filters=[8, 8, 8, 8, 8, 4, 4],
+    )
+    model = PConvInpainter(generator, objective="l2", vgg_weights=None)
+    model.compile(_adam())
+    return model
+
+
+# Every wrapper of the zoo, tiny: `{name: (builder, image size)}`.
+TINY_WRAPPERS = {
+    "context_encoder_center": (_tiny_context_encoder_center, 32),
+    "context_encoder_alexnet": (_tiny_context_encoder_alexnet, 96),
+    "patch_gan": (_tiny_patch_gan, 32),
+    "glcic": (_tiny_glcic, 32),
+    "pepsi": (_tiny_pepsi(), 32),
+    "pepsi_diet": (_tiny_pepsi(rate_adaptive=True), 32),
+    "pepsi_depthwise": (_tiny_pepsi(separable=True), 32),
+    "pconv_unet": (_tiny_pconv_unet, 32),
+}
 
 
 def random_batch(batch_size, size, seed=0, mask_fn=None):

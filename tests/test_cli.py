@@ -67,32 +67,14 @@ def test_unknown_data_spec_is_a_clear_error(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A tiny trained-for-zero-steps model exported through the library, and a center one."""
-    import keras
+    from test_case import tiny_context_encoder
 
     from keras_inpaint.export import export_saved_model
-    from keras_inpaint.models.context_encoder import (
-        ContextEncoderGenerator,
-        ContextEncoderInpainter,
-    )
 
-    def tiny(variant, name):
-        generator = ContextEncoderGenerator(
-            image_size=32,
-            variant=variant,
-            encoder_filters=[4, 4, 4],
-            bottleneck=8,
-            decoder_filters=[4, 4, 4] if variant == "full" else [4, 4],
-            residual=True,
-            fill="known_mean",
-        )
-        model = ContextEncoderInpainter(generator, name=name)
-        model.compile(keras.optimizers.Adam())
-        return model
-
-    model = tiny("full", "tiny")
+    model = tiny_context_encoder("full", name="tiny")
     folder = tmp_path_factory.mktemp("cli")
     model.save(folder / "tiny.keras")
-    center = export_saved_model(tiny("center", "center"), folder / "exports")
+    center = export_saved_model(tiny_context_encoder("center", name="center"), folder / "exports")
     return folder, export_saved_model(model, folder / "exports", max_side=36), center
 
 
@@ -100,6 +82,7 @@ def write_png(path, pixels):
     path.write_bytes(tf.io.encode_png(pixels).numpy())
 
 
+@pytest.mark.large
 def test_inpaint_fills_only_the_hole(exported, tmp_path, capsys):
     _, export_dir, _ = exported
     rng = np.random.default_rng(0)
@@ -131,6 +114,7 @@ def test_inpaint_fills_only_the_hole(exported, tmp_path, capsys):
     assert not np.array_equal(filled[~known], image[~known])
 
 
+@pytest.mark.large
 def test_inpaint_errors_name_the_problem(exported, tmp_path, capsys):
     folder, export_dir, center = exported
     write_png(tmp_path / "in.png", np.zeros((32, 32, 3), np.uint8))
@@ -186,6 +170,7 @@ def test_serve_defaults_to_loopback_and_tf_serving_port():
     )
 
 
+@pytest.mark.large
 def test_serve_errors_name_the_problem(exported, tmp_path, capsys):
     _, export_dir, _ = exported
     (tmp_path / "empty").mkdir()
@@ -199,6 +184,7 @@ def test_serve_errors_name_the_problem(exported, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.large
 def test_export_command_and_script_agree(exported, tmp_path):
     folder, _, _ = exported
     completed = run_cli("export", str(folder / "tiny.keras"), "--base", str(tmp_path))

@@ -146,7 +146,7 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_serve_is_quiet(run):
     folder, _, export = run
     port = _free_port()
@@ -178,7 +178,7 @@ def test_serve_is_quiet(run):
     assert not noisy, f"keras-inpaint serve printed {noisy}"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_real_errors_still_show(run, tmp_path):
     _, run_dir, _ = run
     args = ["--image", tmp_path / "missing.png", "--mask", tmp_path / "missing.png"]
@@ -208,7 +208,7 @@ def _logged(stderr):
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_debug_shows_tensorflow_logs(tmp_path):
     bare = subprocess.run(
         [sys.executable, "-c", "import tensorflow"],

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import tensorflow as tf
-from serving.serving_support import tiny_fully_convolutional
+from test_case import tiny_fully_convolutional
 
 from keras_inpaint import contract
 from keras_inpaint.cli import build_parser
@@ -41,6 +41,7 @@ def test_the_contract_and_the_command_line_parser_import_no_tensorflow(statement
     assert imported_frameworks(statement) == []
 
 
+@pytest.mark.large
 def test_the_check_sees_a_tensorflow_import():
     assert "tensorflow" in imported_frameworks("import tensorflow")
 
@@ -70,6 +71,7 @@ def export_dir(tmp_path_factory):
     return export_saved_model(tiny_fully_convolutional(), tmp_path_factory.mktemp("contract"))
 
 
+@pytest.mark.large
 def test_the_export_has_exactly_the_contract_signatures(export_dir):
     loaded = tf.saved_model.load(str(export_dir))
     assert sorted(loaded.signatures) == sorted(contract.SIGNATURES)
@@ -80,6 +82,7 @@ def test_the_export_has_exactly_the_contract_signatures(export_dir):
     assert export_max_side(export_dir) == contract.DEFAULT_MAX_SIDE
 
 
+@pytest.mark.large
 def test_the_warmup_requests_call_the_contract_signatures(export_dir):
     requests = [log.predict_log.request for log in read_warmup_requests(export_dir)]
     called = {request.model_spec.signature_name: set(request.inputs) for request in requests}

@@ -270,7 +270,7 @@ def document_runs(request, tmp_path_factory):
         yield runs
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
 def test_every_block_runs_or_says_why_not(document, document_runs, capsys):
     result = document_runs[document].result()

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_inpaint.cli import main
@@ -51,23 +52,13 @@ def test_evaluate_errors_are_clear(tmp_path, capsys):
     assert "neither a JSON object nor a .json file" in capsys.readouterr().err
 
 
+@pytest.mark.large
 def test_evaluate_keeps_stdout_for_the_table_and_shows_progress_on_stderr(tmp_path):
     """stdout (a pipe here) holds the table only; stderr the models loaded and a summary,
     with nothing redrawn (no `\\r`) off a terminal."""
-    import keras
+    from test_case import tiny_context_encoder
 
-    from keras_inpaint.models.context_encoder import (
-        ContextEncoderGenerator,
-        ContextEncoderInpainter,
-    )
-
-    generator = ContextEncoderGenerator(
-        image_size=32, variant="full", encoder_filters=[4, 4, 4], bottleneck=8,
-        decoder_filters=[4, 4, 4], residual=True, fill="known_mean",
-    )  # fmt: skip
-    model = ContextEncoderInpainter(generator, name="tiny")
-    model.compile(keras.optimizers.Adam())
-    model.save(tmp_path / "tiny.keras")
+    tiny_context_encoder(name="tiny").save(tmp_path / "tiny.keras")
     pairs = make_pairs(tmp_path / "pairs")
     command = [sys.executable, "-m", "keras_inpaint.cli", "evaluate", "--pairs", str(pairs)]
     command += ["--model", str(tmp_path / "tiny.keras"), "--baselines", "mean"]

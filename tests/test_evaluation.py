@@ -148,6 +148,7 @@ def test_report_summary_buckets_and_files(tmp_path):
     assert format_summary(report).splitlines()[0].split()[0] == "method"
 
 
+@pytest.mark.large
 def test_dataset_pairs_are_seeded(tmp_path):
     source = {"type": "builtin"}
     spec = {"kind": "random_boxes", "box_size": [8, 16]}
@@ -172,6 +173,7 @@ def test_dataset_pairs_from_tfds(tmp_path):
     assert len(pairs) == 2 and pairs[0].mask.sum() == 16 * 16
 
 
+@pytest.mark.large
 def test_comparison_sheet_draws_one_row_per_pair(tmp_path):
     pairs = load_pairs(make_pairs_folder(tmp_path / "pairs"))
     methods = {"mean": BASELINES["mean"], "telea": BASELINES["telea"]}

@@ -23,6 +23,7 @@ def stored():
     return zoo.stored_counts()
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", RECIPES)
 def test_stored_counts_equal_the_built_networks(name, stored):
     assert name in stored, f"{name} has no parameter counts; {STALE}"
@@ -51,6 +52,7 @@ def test_listing_the_zoo_imports_no_tensorflow():
     assert completed.stderr == ""
 
 
+@pytest.mark.large
 def test_a_recipe_without_a_stored_count_is_built(tmp_path, monkeypatch, capsys):
     recipe = load_recipe("pepsi/builtin_64_free_form")
     (tmp_path / "models" / "mine").mkdir(parents=True)

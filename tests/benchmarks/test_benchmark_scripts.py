@@ -56,7 +56,7 @@ def _result(folder, name):
     return result
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_models_json_keys(tiny_run):
     result = _result(tiny_run[0], "models")
     assert {"matmul_size", "throughput_batch", "machine", "results"} <= set(result)
@@ -83,7 +83,7 @@ def test_models_json_keys(tiny_run):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_input_pipeline_json_keys(tiny_run):
     result = _result(tiny_run[0], "input_pipeline")
     assert {"pipelines", "train_steps", "fastest_model"} <= set(result)
@@ -94,7 +94,7 @@ def test_input_pipeline_json_keys(tiny_run):
     assert {"model", "train_step_images_per_s", "ratio"} <= set(result["fastest_model"])
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_export_latency_json_keys(tiny_run):
     result = _result(tiny_run[0], "export_latency")
     (entry,) = result["results"]
@@ -104,7 +104,7 @@ def test_export_latency_json_keys(tiny_run):
     assert result["worst_ratio"] == entry["ratio"]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_preset_latency_json_keys(tiny_run):
     result = _result(tiny_run[0], "preset_latency")
     (entry,) = result["results"]
@@ -112,7 +112,7 @@ def test_preset_latency_json_keys(tiny_run):
     assert result["target_ms"] == 2000.0 and "preset" in result
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_cli_startup_json_keys(tiny_run):
     result = _result(tiny_run[0], "cli_startup")
     commands = [row["command"] for row in result["results"]]
@@ -121,7 +121,7 @@ def test_cli_startup_json_keys(tiny_run):
     assert [row["target_s"] for row in result["results"]] == [1.0, 2.0, None]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_cam_cost_json_keys(tiny_run):
     result = _result(tiny_run[0], "cam_cost")
     for implementation in ("patches", "fused"):
@@ -130,7 +130,7 @@ def test_cam_cost_json_keys(tiny_run):
         )
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_determinism_cost_json_keys(tiny_run):
     result = _result(tiny_run[0], "determinism_cost")
     (entry,) = result["results"]
@@ -143,7 +143,7 @@ def test_determinism_cost_json_keys(tiny_run):
         assert entry["same_weights"] is True
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_run_all_writes_results_and_targets(tiny_run):
     folder, stdout = tiny_run
     markdown = (folder / "RESULTS.md").read_text()
@@ -173,7 +173,7 @@ def test_run_all_records_a_missing_script():
     assert [verdict for _, _, verdict in rows] == [None] * 10
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_layer_profile_json_keys():
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "layer_profile.py"), "--tiny", "--top", "3"],

@@ -54,6 +54,7 @@ def photo_folder(tmp_path):
     return tmp_path
 
 
+@pytest.mark.large
 def test_training_batches_have_the_contract_structure():
     batches = build_dataset("builtin_64_boxes", batch_size=4)
     spec = batches.element_spec
@@ -61,6 +62,7 @@ def test_training_batches_have_the_contract_structure():
     _check_batch(_first(batches), 4, 64, 64)
 
 
+@pytest.mark.large
 def test_same_seed_gives_identical_batches_and_another_seed_differs():
     first = _all(build_dataset("builtin_64_boxes", batch_size=4, seed=7).take(2))
     again = _all(build_dataset("builtin_64_boxes", batch_size=4, seed=7).take(2))
@@ -98,6 +100,7 @@ def test_image_size_argument_overrides_the_spec(image_size, expected):
         _check_batch(batch, 2, *expected)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("mode", ["random_crop", "center_crop", "resize"])
 def test_folder_source_with_each_resize_mode(photo_folder, mode):
     spec = _spec(
@@ -111,6 +114,7 @@ def test_folder_source_with_each_resize_mode(photo_folder, mode):
         _check_batch(batch, 2, 32, 32)
 
 
+@pytest.mark.large
 def test_tfds_specs_build_on_mock_data():
     with tfds.testing.mock_data(num_examples=4):
         train = _first(build_dataset("cifar10_32_strokes", batch_size=4))

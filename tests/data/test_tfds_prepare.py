@@ -72,6 +72,7 @@ def assert_same_images(images, expected):
         np.testing.assert_array_equal(image, pixels)
 
 
+@pytest.mark.large
 def test_a_tfds_spec_prepares_its_dataset_and_reads_both_splits(tiny_photos, tmp_path):
     source = {
         "type": "tfds",
@@ -90,6 +91,7 @@ def test_a_tfds_spec_prepares_its_dataset_and_reads_both_splits(tiny_photos, tmp
     assert tuple(image.shape) == (2, 16, 16, 3) and tuple(mask.shape) == (2, 16, 16, 1)
 
 
+@pytest.mark.large
 def test_the_photos_spec_reads_the_photographs_split_not_the_paintings(photo_splits, tmp_path):
     written = photo_splits(CYCLE_GAN_SIZES)
     spec = load_data_spec(PHOTOS_SPEC)

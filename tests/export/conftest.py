@@ -2,7 +2,7 @@
 
 import pytest
 import tensorflow as tf
-from serving.serving_support import tiny_context_encoder, tiny_fully_convolutional
+from test_case import tiny_context_encoder, tiny_fully_convolutional
 
 from keras_inpaint.export import export_saved_model
 

@@ -25,6 +25,7 @@ def serve(loaded, image, mask):
     return fn(image=tf.constant(image), mask=tf.constant(mask))["inpainted"].numpy()
 
 
+@pytest.mark.large
 def test_size_rules_are_read_from_the_generator(exports):
     rules = {rule: SizeRule.for_generator(model.generator) for rule, (model, _) in exports.items()}
     assert rules["tiled"] == SizeRule("tiled", 32, 32)
@@ -42,6 +43,7 @@ def test_reflect_indices_mirror_like_numpy_for_any_amount_of_padding(size):
         np.testing.assert_array_equal(reflect_indices(size, length).numpy(), expected)
 
 
+@pytest.mark.large
 def test_tiled_export_matches_keras_tile_by_tile_at_an_odd_size(exports):
     model, loaded = exports["tiled"]
     image, mask = photo_and_hole(2, 50, 77)
@@ -49,6 +51,7 @@ def test_tiled_export_matches_keras_tile_by_tile_at_an_odd_size(exports):
     assert_close_and_known_exact(serve(loaded, image, mask), expected, image, mask)
 
 
+@pytest.mark.large
 def test_dynamic_export_matches_keras_at_an_odd_size(exports):
     model, loaded = exports["dynamic"]
     image, mask = photo_and_hole(3, 50, 77, seed=1)
@@ -56,6 +59,7 @@ def test_dynamic_export_matches_keras_at_an_odd_size(exports):
     assert_close_and_known_exact(serve(loaded, image, mask), expected, image, mask)
 
 
+@pytest.mark.large
 def test_fixed_export_takes_its_own_size_only(exports):
     model, loaded = exports["fixed"]
     spec = loaded.signatures["serving_default"].structured_input_signature[1]["image"]
@@ -71,6 +75,7 @@ def test_fixed_export_takes_its_own_size_only(exports):
     assert op_error_message(error.value).startswith("this model takes 32x32 images only")
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("rule", ["tiled", "dynamic"])
 def test_images_over_max_side_are_refused_and_max_side_itself_passes(exports, rule):
     _, loaded = exports[rule]
@@ -82,6 +87,7 @@ def test_images_over_max_side_are_refused_and_max_side_itself_passes(exports, ru
     assert "at most 300 px on a side (export option max_side)" in op_error_message(error.value)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("rule", ["tiled", "dynamic"])
 def test_tiny_images_and_images_without_a_hole(exports, rule):
     _, loaded = exports[rule]
@@ -92,6 +98,7 @@ def test_tiny_images_and_images_without_a_hole(exports, rule):
     np.testing.assert_array_equal(serve(loaded, image, np.zeros_like(image[..., :1])), image)
 
 
+@pytest.mark.large
 def test_a_mask_of_another_size_is_refused(exports):
     _, loaded = exports["tiled"]
     image, _ = photo_and_hole(1, 40, 40)
@@ -102,6 +109,7 @@ def test_a_mask_of_another_size_is_refused(exports):
     )
 
 
+@pytest.mark.large
 def test_bytes_signature_gives_the_pixels_of_serving_default(exports):
     _, loaded = exports["tiled"]
     first, first_mask = photo_and_hole(1, 50, 77, seed=5)
@@ -119,6 +127,7 @@ def test_bytes_signature_gives_the_pixels_of_serving_default(exports):
     np.testing.assert_array_equal(decoded[1], serve(loaded, second_decoded, second_mask)[0])
 
 
+@pytest.mark.large
 def test_a_hole_across_tile_borders_has_no_seam(exports):
     # A smooth photograph and one hole across the borders of the 32 px tiles at
     # row 32 and column 32. Each tile fills its part from its own surroundings,

@@ -10,9 +10,8 @@ from serving.serving_support import (
     assert_close_and_known_exact,
     keras_reference,
     photo_and_hole,
-    tiny_fully_convolutional,
 )
-from test_case import assert_export_matches, random_batch
+from test_case import assert_export_matches, random_batch, tiny_fully_convolutional
 
 SIGNATURE_BLOCK = re.compile(r"signature_def\['(?P<name>[^']+)'\]:\n(?P<body>(?:  .*\n?)*)")
 TENSOR = re.compile(
@@ -40,7 +39,7 @@ def saved_model_cli(*args):
     ).stdout
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("rule", ["tiled", "fixed"])
 def test_saved_model_cli_show_lists_both_signatures(tiny_exports, rule):
     _, export_dir, _ = tiny_exports[rule]
@@ -64,7 +63,7 @@ def test_saved_model_cli_show_lists_both_signatures(tiny_exports, rule):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_saved_model_cli_run_gives_the_keras_pixels_at_an_odd_size(tiny_exports, tmp_path):
     model, export_dir, _ = tiny_exports["tiled"]
     image, mask = photo_and_hole(2, 50, 77)
@@ -88,6 +87,6 @@ def test_saved_model_cli_run_gives_the_keras_pixels_at_an_odd_size(tiny_exports,
     assert_close_and_known_exact(actual, expected, image, mask)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_fully_convolutional_export_reloads_in_a_fresh_process(tmp_path):
     assert_export_matches(tiny_fully_convolutional(), random_batch(2, 36), tmp_path)

@@ -6,34 +6,19 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
-from test_case import assert_export_matches, random_batch
+from test_case import assert_export_matches, random_batch, tiny_context_encoder
 
 from keras_inpaint.export import export_saved_model, next_version, numbered_versions
-from keras_inpaint.models.context_encoder import ContextEncoderGenerator, ContextEncoderInpainter
-from keras_inpaint.models.patch_gan import PatchGANDiscriminator
 
 
 @pytest.fixture(scope="module")
 def model():
-    generator = ContextEncoderGenerator(
-        image_size=32,
-        variant="full",
-        encoder_filters=[8, 8, 8],
-        bottleneck=16,
-        decoder_filters=[8, 8, 8],
-        residual=True,
-        fill="known_mean",
-    )
-    inpainter = ContextEncoderInpainter(
-        generator, PatchGANDiscriminator(image_size=32, filters=8, num_layers=2), name="tiny"
-    )
-    inpainter.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
-    return inpainter
+    return tiny_context_encoder(name="tiny", discriminator=True)
 
 
+@pytest.mark.large
 def test_export_reloads_in_a_fresh_process_with_the_same_pixels(model, tmp_path):
     export_dir = assert_export_matches(model, random_batch(3, 32), tmp_path)
     assert export_dir == tmp_path / "exports" / "model" / "1"
@@ -48,6 +33,7 @@ def snapshot_tree(folder):
     }
 
 
+@pytest.mark.large
 def test_versions_count_up_and_are_never_overwritten(model, tmp_path):
     first = export_saved_model(model, tmp_path, name="tiny")
     before = snapshot_tree(first)
@@ -69,7 +55,7 @@ export_saved_model(model, sys.argv[2], name="tiny")
 """
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_an_export_killed_midway_leaves_no_new_version(model, tmp_path):
     model.save(tmp_path / "tiny.keras")
     base = tmp_path / "exports"
@@ -94,6 +80,7 @@ def test_an_export_killed_midway_leaves_no_new_version(model, tmp_path):
     assert export_saved_model(model, base, name="tiny").name == "2"
 
 
+@pytest.mark.large
 def test_a_failed_export_leaves_no_version_behind(model, tmp_path, monkeypatch):
     import tensorflow as tf
 
@@ -117,6 +104,7 @@ def test_next_version_ignores_non_numeric_folders(tmp_path):
     assert next_version(tmp_path / "missing") == 1
 
 
+@pytest.mark.large
 def test_export_from_a_keras_file(model, tmp_path):
     path = tmp_path / "model.keras"
     model.save(path)

@@ -98,6 +98,7 @@ def test_push_pull_edge_cases():
     assert np.array_equal(push_pull_fill(image, no_hole).numpy(), image)
 
 
+@pytest.mark.large
 def test_push_pull_runs_with_unknown_size_and_under_xla():
     rng = np.random.default_rng(1)
     image = rng.uniform(-1, 1, (1, 24, 40, 3)).astype("float32")

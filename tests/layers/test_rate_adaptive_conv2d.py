@@ -49,6 +49,31 @@ def test_one_kernel_for_all_rates():
         assert np.all(np.abs(gradient.numpy()).sum(axis=1) > 0)
 
 
+def test_per_rate_modulation_is_one_scale_and_one_shift_per_output_channel():
+    layer = RateAdaptiveConv2D(4, dilation_rates=[1, 2, 5])
+    layer.build((None, 16, 16, 3))
+    # A vector per rate (models/pepsi/README.md, "Diet-PEPSI: the paper's layer, ours, and
+    # the 30 %"), not a kernel-sized tensor, and no bias besides the shift.
+    assert tuple(layer.scale.shape) == (3, 4)
+    assert tuple(layer.shift.shape) == (3, 4)
+    assert [variable.path.split("/")[-1] for variable in layer.trainable_variables] == [
+        "kernel",
+        "scale",
+        "shift",
+    ]
+    x = np.random.default_rng(2).normal(size=(1, 16, 16, 3)).astype("float32")
+    before = [keras.ops.convert_to_numpy(layer(x, rate_index=i)) for i in range(3)]
+    scale = layer.scale.numpy()
+    scale[1, 2] = 3.0
+    layer.scale.assign(scale)
+    after = [keras.ops.convert_to_numpy(layer(x, rate_index=i)) for i in range(3)]
+    # gamma_{r=2}[2] scales output channel 2 of rate 2 only (the shift is still 0).
+    np.testing.assert_allclose(after[1][..., 2], 3.0 * before[1][..., 2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(after[1][..., [0, 1, 3]], before[1][..., [0, 1, 3]])
+    for i in (0, 2):
+        np.testing.assert_array_equal(after[i], before[i])
+
+
 def test_seed_size_count():
     layer = RateAdaptiveConv2D(256)
     layer.build((None, 32, 32, 256))

@@ -11,6 +11,7 @@ from test_case import (
     random_batch,
     run_on_two_cpus,
     snapshot,
+    tiny_context_encoder,
 )
 
 from keras_inpaint.models.context_encoder import (
@@ -19,30 +20,6 @@ from keras_inpaint.models.context_encoder import (
     DCGANDiscriminator,
 )
 from keras_inpaint.models.inpainter import TrainingSchedule
-from keras_inpaint.models.patch_gan import PatchGANDiscriminator
-
-
-def tiny_generator():
-    return ContextEncoderGenerator(
-        image_size=32,
-        variant="full",
-        encoder_filters=[8, 8, 8],
-        bottleneck=16,
-        decoder_filters=[8, 8, 8],
-    )
-
-
-def tiny_full(discriminator=True):
-    generator = tiny_generator()
-    critic = (
-        PatchGANDiscriminator(image_size=32, filters=8, num_layers=2) if discriminator else None
-    )
-    model = ContextEncoderInpainter(generator, critic)
-    model.compile(
-        keras.optimizers.Adam(2e-3, beta_1=0.5),
-        keras.optimizers.Adam(2e-4, beta_1=0.5) if discriminator else None,
-    )
-    return model
 
 
 def tiny_center():
@@ -59,7 +36,7 @@ def tiny_center():
 
 
 def test_call_keeps_known_pixels_exactly():
-    model = tiny_full()
+    model = tiny_context_encoder(discriminator=True)
     (masked_image, mask), image = random_batch(4, 32)
     composite = keras.ops.convert_to_numpy(model((masked_image, mask)))
     known = mask.numpy()[..., 0] == 0
@@ -76,7 +53,8 @@ def test_center_prediction_is_pasted_into_the_centre():
     assert np.all(canvas[:, :8] == 0) and np.all(canvas[:, 24:] == 0)
 
 
-@pytest.mark.parametrize("builder", [tiny_full, tiny_center])
+@pytest.mark.large
+@pytest.mark.parametrize("builder", [lambda: tiny_context_encoder(discriminator=True), tiny_center])
 def test_one_fit_step_trains_generator_and_discriminator(builder):
     model = builder()
     history = assert_fit_step_trains(model, random_batch(4, 32))
@@ -84,15 +62,22 @@ def test_one_fit_step_trains_generator_and_discriminator(builder):
     assert int(model.step_counter.numpy()) == 1
 
 
+@pytest.mark.large
 def test_without_discriminator_trains_on_reconstruction_only():
-    model = tiny_full(discriminator=False)
+    model = tiny_context_encoder(discriminator=False)
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
     assert history.history["g_loss"] == history.history["rec_loss"]
 
 
+@pytest.mark.large
 def test_loss_names_are_per_instance_and_without_discriminator_no_zeros_are_logged():
-    assert tiny_full().loss_names == ("g_loss", "rec_loss", "adv_loss", "d_loss")
-    model = tiny_full(discriminator=False)
+    assert tiny_context_encoder(discriminator=True).loss_names == (
+        "g_loss",
+        "rec_loss",
+        "adv_loss",
+        "d_loss",
+    )
+    model = tiny_context_encoder(discriminator=False)
     assert model.loss_names == ("g_loss", "rec_loss")
     expected = {"g_loss", "rec_loss", "psnr", "hole_psnr", "hole_l1"}
     assert {metric.name for metric in model.metrics} == expected
@@ -114,7 +99,7 @@ class ScheduledContextEncoder(ContextEncoderInpainter):
 
 
 def scheduled(schedule, discriminator=True):
-    generator = tiny_generator()
+    generator = tiny_context_encoder().generator
     critic = DCGANDiscriminator(image_size=32, filters=[8, 8, 8]) if discriminator else None
     model = ScheduledContextEncoder(generator, critic, schedule=schedule)
     model.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-4))
@@ -142,6 +127,7 @@ def of_step(value):
     return lambda step: ops.logical_xor(ops.less(step, 0), value)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("form", [constant, of_step], ids=["constant", "tensor"])
 @pytest.mark.parametrize("train_generator, train_discriminator", [(True, False), (False, True)])
 def test_the_schedule_decides_which_network_trains(form, train_generator, train_discriminator):
@@ -157,6 +143,7 @@ def test_the_schedule_decides_which_network_trains(form, train_generator, train_
     assert int(model.step_counter.numpy()) == 1
 
 
+@pytest.mark.large
 def test_a_schedule_of_the_step_alternates_the_networks():
     def alternate(step):
         odd = ops.equal(ops.mod(step, 2), 1)
@@ -170,6 +157,7 @@ def test_a_schedule_of_the_step_alternates_the_networks():
     assert int(model.d_optimizer.iterations.numpy()) == 1
 
 
+@pytest.mark.large
 def test_the_adversarial_term_follows_the_schedule():
     model = scheduled(constant(TrainingSchedule(True, True, False)))
     _, _, logs = fit_one_step(model, random_batch(4, 32))
@@ -189,10 +177,11 @@ def test_a_schedule_training_a_missing_discriminator_is_refused():
         model.fit(np_batches(random_batch(4, 32)), epochs=1, steps_per_epoch=1, verbose=0)
 
 
+@pytest.mark.large
 def test_log_mse_reconstruction_is_the_mean_log_hole_mse_and_round_trips(tmp_path):
     from keras_inpaint.losses import hole_log_l2
 
-    generator = tiny_generator()
+    generator = tiny_context_encoder().generator
     model = ContextEncoderInpainter(generator, reconstruction="log_mse")
     model.compile(keras.optimizers.Adam(2e-3))
     (masked_image, mask), image = random_batch(4, 32)
@@ -210,18 +199,19 @@ def test_log_mse_reconstruction_is_the_mean_log_hole_mse_and_round_trips(tmp_pat
 
 
 def test_discriminator_needs_its_optimizer():
-    model = tiny_full()
+    model = tiny_context_encoder(discriminator=True)
     with pytest.raises(ValueError, match="d_optimizer"):
         model.compile(g_optimizer=keras.optimizers.Adam())
 
 
 def test_optimizers_are_built_before_fit():
-    model = tiny_full()
+    model = tiny_context_encoder(discriminator=True)
     assert model.g_optimizer.built and model.d_optimizer.built
 
 
+@pytest.mark.large
 def test_keras_file_restores_weights_optimizers_and_step(tmp_path):
-    model = tiny_full()
+    model = tiny_context_encoder(discriminator=True)
     batch = random_batch(4, 32)
     model.fit(np_batches(batch), epochs=1, steps_per_epoch=2, verbose=0)
     restored = assert_keras_round_trip(model, batch[0], tmp_path)
@@ -237,25 +227,25 @@ def np_batches(batch):
     return tf.data.Dataset.from_tensors(batch).repeat()
 
 
+@pytest.mark.large
 def test_evaluate_reports_losses_and_quality():
-    model = tiny_full()
+    model = tiny_context_encoder(discriminator=True)
     logs = model.evaluate(np_batches(random_batch(4, 32)).take(2), verbose=0, return_dict=True)
     assert {"g_loss", "d_loss", "psnr", "hole_psnr", "hole_l1"} <= set(logs)
     assert all(np.isfinite(value) for value in logs.values())
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_mirrored_strategy_matches_single_device():
     """Two logical CPU devices give the same losses as one device (same data, same init)."""
     results = run_on_two_cpus(
         """
-        from models.test_inpainter import tiny_full
-        from test_case import random_batch
+        from test_case import random_batch, tiny_context_encoder
         batch = random_batch(8, 32)
         results = {}
         for mode, strategy in strategies():
             with strategy.scope():
-                model = tiny_full()
+                model = tiny_context_encoder(discriminator=True)
             data = tf.data.Dataset.from_tensors(batch).repeat().take(3)
             history = model.fit(data, epochs=1, verbose=0)
             results[mode] = {k: float(v[-1]) for k, v in history.history.items()}

@@ -118,7 +118,7 @@ def python3_kernel(tmp_path, monkeypatch):
     return "python3"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_on_smoke_settings(name, python3_kernel, tmp_path):
     nbformat = pytest.importorskip("nbformat", reason="nbformat comes with the [test] extra")

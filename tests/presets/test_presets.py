@@ -48,6 +48,7 @@ def tiny_preset(tmp_path):
     return presets.save(generator, tmp_path / "tiny", metadata=metadata, card="# tiny\n")
 
 
+@pytest.mark.large
 def test_saved_preset_has_the_layout_and_loads_with_safe_mode(tiny_preset):
     for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, "README.md"):
         assert (tiny_preset / name).is_file()
@@ -75,6 +76,7 @@ def test_preset_errors_name_the_fix(tmp_path, tiny_preset):
         PEPSIGenerator.from_preset(tiny_preset)
 
 
+@pytest.mark.large
 def test_cli_inpaint_export_and_evaluate_take_a_preset(tmp_path, tiny_preset, capsys):
     photos = write_photos(tmp_path / "photos")
     image, mask = photos / "photo_00.png", tmp_path / "mask.png"
@@ -103,6 +105,7 @@ def test_cli_inpaint_export_and_evaluate_take_a_preset(tmp_path, tiny_preset, ca
         assert f"\n{row} " in table
 
 
+@pytest.mark.large
 def test_train_init_preset_starts_from_the_preset_and_moves_the_weights(tmp_path, tiny_preset):
     from keras_inpaint.training import train
 
@@ -139,6 +142,7 @@ def test_train_init_preset_starts_from_the_preset_and_moves_the_weights(tmp_path
     assert np.abs(kernel - start_kernel).max() < np.abs(start_kernel).max()
 
 
+@pytest.mark.large
 def test_init_preset_with_a_mismatched_recipe_is_a_clear_error(tmp_path, tiny_preset):
     from keras_inpaint.training import train
 
@@ -154,6 +158,7 @@ def test_init_preset_with_a_mismatched_recipe_is_a_clear_error(tmp_path, tiny_pr
         )
 
 
+@pytest.mark.large
 def test_publish_writes_a_preset_with_card_curve_and_validation(tmp_path, capsys):
     from keras_inpaint.training import train
 
@@ -229,6 +234,7 @@ def test_card_targets_say_by_how_much_each_is_met_or_missed():
     assert "**not met** (PSNR +0.80 dB, SSIM -0.00003)" in target_lines(metadata)[1]
 
 
+@pytest.mark.large
 def test_serve_exports_presets_to_model_folders(tiny_preset, capsys):
     from keras_inpaint.cli import _export_presets
 

@@ -16,6 +16,7 @@ SHIPPED = presets.list()
 WEIGHTS_BUDGET_BYTES = 150 * 1024 * 1024
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_preset_reproduces_its_recorded_output(name):
     folder = presets.preset_dir(name)

@@ -1,4 +1,4 @@
-"""Helpers of the bad-input catalogue tests: a tiny model, damaged files, the docs table.
+"""Helpers of the bad-input catalogue tests: pictures, damaged files, the docs table.
 
 Imported by `tests/reliability/test_bad_input_*.py` (their folder is on
 `sys.path` under pytest's default import mode).
@@ -8,33 +8,11 @@ import re
 import zipfile
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 DOCS_TABLE = Path(__file__).resolve().parents[2] / "docs" / "RELIABILITY.md"
 SIZE = 32
-
-
-def tiny_inpainter(name="tiny"):
-    """A 32x32 Context Encoder with a handful of filters (untrained, compiled)."""
-    from keras_inpaint.models.context_encoder import (
-        ContextEncoderGenerator,
-        ContextEncoderInpainter,
-    )
-
-    generator = ContextEncoderGenerator(
-        image_size=SIZE,
-        variant="full",
-        encoder_filters=[4, 4, 4],
-        bottleneck=8,
-        decoder_filters=[4, 4, 4],
-        residual=True,
-        fill="known_mean",
-    )
-    model = ContextEncoderInpainter(generator, name=name)
-    model.compile(keras.optimizers.Adam())
-    return model
 
 
 def photo(seed=0, size=SIZE):

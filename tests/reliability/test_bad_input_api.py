@@ -17,8 +17,8 @@ from bad_input_support import (
     damaged_keras_files,
     documented_case_ids,
     photo,
-    tiny_inpainter,
 )
+from test_case import tiny_context_encoder
 
 from keras_inpaint import images
 from keras_inpaint.inference import Predictor
@@ -31,7 +31,7 @@ MASK = box_mask()[None]
 def tiny(tmp_path_factory):
     """A tiny model, its `.keras` file and a Predictor on it, shared by the module."""
     folder = tmp_path_factory.mktemp("api")
-    model = tiny_inpainter()
+    model = tiny_context_encoder(name="tiny")
     model.save(folder / "tiny.keras")
     return {"folder": folder, "model": model, "predictor": Predictor(folder / "tiny.keras")}
 
@@ -115,6 +115,7 @@ SAME_AS_UINT8 = [
 ]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(("image", "mask"), SAME_AS_UINT8)
 def test_documented_conversions_match_the_uint8_case(tiny, image, mask):
     expected = tiny["predictor"](IMAGE, MASK)

@@ -20,10 +20,10 @@ from bad_input_support import (
     damaged_keras_files,
     documented_case_ids,
     photo,
-    tiny_inpainter,
     write_jpeg,
     write_png,
 )
+from test_case import tiny_context_encoder
 
 from keras_inpaint import cli
 from keras_inpaint.cli import main
@@ -33,7 +33,7 @@ from keras_inpaint.cli import main
 def files(tmp_path_factory):
     """Good and bad inputs by name: images, masks, damaged files, models."""
     folder = tmp_path_factory.mktemp("cli")
-    tiny_inpainter().save(folder / "tiny.keras")
+    tiny_context_encoder(name="tiny").save(folder / "tiny.keras")
     paths = {"keras": folder / "tiny.keras", "folder": folder}
     paths.update(damaged_files(folder / "bad"))
     paths.update({f"{k}.keras": v for k, v in damaged_keras_files(folder, paths["keras"]).items()})
@@ -198,6 +198,7 @@ def test_inpaint_inputs_that_work_by_rule(files, tmp_path, reference_output, arg
     np.testing.assert_array_equal(decode(tmp_path / "out.png"), reference_output)
 
 
+@pytest.mark.large
 def test_inpaint_other_image_formats_work(files, tmp_path):
     """Cases `cli-inpaint-jpeg-image`, `cli-inpaint-grayscale-image`: decoded to RGB."""
     for image in ("image.jpg", "gray.png"):
@@ -209,6 +210,7 @@ def test_inpaint_other_image_formats_work(files, tmp_path):
         np.testing.assert_array_equal(filled[known], source[known])
 
 
+@pytest.mark.large
 def test_inpaint_no_hole_and_all_hole_masks(files, tmp_path):
     """Cases `cli-inpaint-no-hole` (the image back, bit-exact), `cli-inpaint-all-hole`."""
     assert main(inpaint_argv(files, tmp_path, mask="no_hole.png")) == 0
@@ -426,7 +428,7 @@ SUBPROCESS_CASES = [
 ]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 @pytest.mark.parametrize(("make_argv", "command", "message"), SUBPROCESS_CASES)
 def test_a_real_process_prints_no_traceback(files, tmp_path, make_argv, command, message):
     completed = subprocess.run(

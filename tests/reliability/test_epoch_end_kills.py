@@ -234,7 +234,7 @@ def check_finished(run_dir, backup_weights):
     assert float(rows[-1]["g_loss"]) == state["epoch_logs"]["g_loss"]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_kills_at_points_of_an_epoch_end_lose_and_double_nothing(tmp_path):
     import keras
 

@@ -4,7 +4,7 @@ import errno
 import os
 
 import pytest
-from serving.serving_support import tiny_context_encoder
+from test_case import tiny_context_encoder
 
 from keras_inpaint.export import export_saved_model, numbered_versions
 from keras_inpaint.export import saved_model as saved_model_module
@@ -108,6 +108,7 @@ def test_a_failed_export_keeps_the_existing_versions(model, tmp_path, monkeypatc
     assert leftovers(base) == ["safety/1"]
 
 
+@pytest.mark.large
 def test_a_real_export_that_runs_out_of_space_at_the_warmup_file(model, tmp_path, monkeypatch):
     """The SavedModel is fully written, then the disk fills: nothing is published."""
     base = tmp_path / "exports"

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 from bad_input_support import case_ids, documented_case_ids, photo
 from PIL import Image, ImageOps
-from serving.serving_support import tiny_fully_convolutional
+from test_case import tiny_fully_convolutional
 
 from keras_inpaint import evaluation, images, inference
 from keras_inpaint.cli import main
@@ -149,6 +149,7 @@ def pairs_folder(root, image_file, image_ext, mask_file, mask_ext):
     return root
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(("mask_file", "ext"), MASK_CASES)
 def test_mask_files_give_their_hole_in_every_entry_point(export, tmp_path, mask_file, ext):
     path = tmp_path / f"mask.{ext}"
@@ -166,6 +167,7 @@ def test_mask_files_give_their_hole_in_every_entry_point(export, tmp_path, mask_
     np.testing.assert_array_equal(export["bytes"](png(PHOTO), mask_file), export["filled"])
 
 
+@pytest.mark.large
 def test_coloured_mask_through_the_command_line(export, tmp_path):
     """Case `mask-red-strokes-cli-inpaint`: the filled PNG is the reference fill of the hole."""
     mask = tmp_path / "red.png"
@@ -178,6 +180,7 @@ def test_coloured_mask_through_the_command_line(export, tmp_path):
     np.testing.assert_array_equal(tf.io.decode_png(out.read_bytes()).numpy(), export["filled"])
 
 
+@pytest.mark.large
 def test_a_mask_without_a_hole_warns(export, tmp_path, caplog):
     """Case `mask-no-hole-warning`: `inpaint` and training's masks log it; the image comes back."""
     mask = tmp_path / "black.png"
@@ -217,6 +220,7 @@ def test_exif_orientations_match_an_image_viewer():
     assert int(images.exif_orientation(truncated[:30])) == 1
 
 
+@pytest.mark.large
 def test_rotated_photo_through_the_command_line(export, tmp_path):
     """Case `exif-rotated-jpeg-inpaint`: the hole drawn on the upright photo is filled there."""
     phone = phone_jpeg(PHOTO)
@@ -250,6 +254,7 @@ def test_rotated_photo_in_training_folders(tmp_path):
     np.testing.assert_array_equal(image.numpy(), upright_pixels(phone))
 
 
+@pytest.mark.large
 def test_rotated_photo_through_the_exported_bytes_signature(export):
     """Case `exif-rotated-jpeg-inpaint-bytes`: turned upright inside the SavedModel's graph."""
     phone = phone_jpeg(PHOTO)

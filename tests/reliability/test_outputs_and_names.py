@@ -23,9 +23,9 @@ from bad_input_support import (
     case_ids,
     documented_case_ids,
     photo,
-    tiny_inpainter,
     write_png,
 )
+from test_case import tiny_context_encoder
 
 from keras_inpaint import evaluation_command, inference, model_names, output_files
 from keras_inpaint.cli import main
@@ -45,7 +45,7 @@ from keras_inpaint.export import saved_model as saved_model_module
 def files(tmp_path_factory):
     """A tiny `.keras` model, an image and a mask, shared by the module (never written to)."""
     folder = tmp_path_factory.mktemp("outputs")
-    tiny_inpainter().save(folder / "tiny.keras")
+    tiny_context_encoder(name="tiny").save(folder / "tiny.keras")
     return {
         "keras": folder / "tiny.keras",
         "image": write_png(folder / "image.png", photo(0)),
@@ -207,6 +207,7 @@ def test_inpaint_replaces_an_earlier_output_atomically(files, tmp_path, monkeypa
     assert partials(tmp_path) == []
 
 
+@pytest.mark.large
 def test_inpaint_write_failure_keeps_the_earlier_output(files, tmp_path, capsys, monkeypatch):
     """Case `out-inpaint-write-fails`: the disk fills mid-write; the old file is intact."""
     out = tmp_path / "out.png"
@@ -293,9 +294,10 @@ def test_inpaint_names_a_missing_mask_file(files, tmp_path, capsys, no_model_loa
 def export_16(files, tmp_path_factory):
     """A real export of the tiny model that takes images up to 16 px on a side."""
     base = tmp_path_factory.mktemp("exports")
-    return export_saved_model(tiny_inpainter(), base, name="tiny", max_side=16)
+    return export_saved_model(tiny_context_encoder(name="tiny"), base, name="tiny", max_side=16)
 
 
+@pytest.mark.large
 def test_inpaint_checks_max_side_from_the_header(files, tmp_path, capsys, export_16, monkeypatch):
     """Cases `out-inpaint-max-side-export`, `out-inpaint-max-side-keras`: refused from the
     image's header, before its pixels are decoded or the model loads."""
@@ -548,7 +550,7 @@ def test_the_next_export_removes_abandoned_temporary_folders(
     sibling = _staging(model_dir.parent / "other", age=2 * 3600)
     assert is_abandoned_staging(staging) is removed
     monkeypatch.setattr(saved_model_module, "_write_version", fake_write_version)
-    version = export_saved_model(tiny_inpainter(), model_dir.parent, name="tiny")
+    version = export_saved_model(tiny_context_encoder(name="tiny"), model_dir.parent, name="tiny")
     assert version == model_dir / "1"
     assert staging.exists() is not removed
     # Only the model folder exported to is cleaned.
@@ -561,7 +563,7 @@ def test_versions_and_serving_ignore_temporary_folders(tmp_path, monkeypatch):
 
     model_dir = tmp_path / "tiny"
     monkeypatch.setattr(saved_model_module, "_write_version", fake_write_version)
-    export_saved_model(tiny_inpainter(), tmp_path, name="tiny")
+    export_saved_model(tiny_context_encoder(name="tiny"), tmp_path, name="tiny")
     staging = model_dir / f".tmp-7-{socket.gethostname()}-{os.getpid()}-{'0' * 32}"
     staging.mkdir()
     (staging / "saved_model.pb").write_bytes(b"half")
@@ -586,7 +588,7 @@ def test_exporting_again_says_an_earlier_version_exists(files, tmp_path, capsys,
     )
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_finished_run_is_not_exported_again(tmp_path, monkeypatch, caplog):
     """Case `version-train-rerun`: re-running a finished run writes no second version."""
     from keras_inpaint.training import load_recipe, train

@@ -13,14 +13,15 @@ import time
 
 import numpy as np
 import pytest
-from serving.serving_support import photo_and_hole, tiny_fully_convolutional
+from serving.serving_support import photo_and_hole
+from test_case import tiny_fully_convolutional
 
 from keras_inpaint.cli import build_parser
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.serving import client, server
 from keras_inpaint.serving.local_server import LocalServer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.large
 
 MAX_REQUEST_BYTES = 256 * 1024
 READ_TIMEOUT = 2.0

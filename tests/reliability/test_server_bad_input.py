@@ -11,13 +11,14 @@ import urllib.request
 import numpy as np
 import pytest
 from PIL import Image
-from serving.serving_support import keras_reference, photo_and_hole, tiny_fully_convolutional
+from serving.serving_support import keras_reference, photo_and_hole
+from test_case import tiny_fully_convolutional
 
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.serving import client
 from keras_inpaint.serving.local_server import LocalServer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.large
 
 MAX_SIDE = 96
 

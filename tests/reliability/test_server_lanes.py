@@ -8,8 +8,9 @@ import time
 
 import numpy as np
 import pytest
-from reliability.test_server_limits import SMALL, post, worker_pids
-from serving.serving_support import photo_and_hole, tiny_context_encoder
+from reliability.server_support import SMALL, post, worker_pids
+from serving.serving_support import photo_and_hole
+from test_case import tiny_context_encoder
 
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.serving import client
@@ -67,14 +68,14 @@ def niceness(pid):
         return int(stat.read().rsplit(")", 1)[1].split()[16])
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_one_worker_per_lane_the_large_one_at_a_lower_priority(served):
     nice_values = sorted(niceness(pid) for pid in worker_pids(served))
     server_nice = niceness(served.process.pid)
     assert nice_values == [server_nice, min(server_nice + LARGE_LANE_NICENESS, 19)]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_small_requests_are_answered_while_large_ones_run(served):
     side = 2048  # two images, all hole: seconds of work
     large = client.bytes_request(
@@ -100,7 +101,7 @@ def test_small_requests_are_answered_while_large_ones_run(served):
     assert small_answered < min(when for when, _ in finished)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_large_bodies_are_checked_by_their_worker_as_small_ones_are(served):
     image, mask = photo_and_hole(1, 300, 300, seed=3)
     body = client.instances_request(image, mask)

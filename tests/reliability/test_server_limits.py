@@ -5,16 +5,15 @@ it is replaced; large requests leave no memory behind."""
 
 import base64
 import io
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
 from PIL import Image
-from serving.serving_support import photo_and_hole, tiny_context_encoder
+from reliability.server_support import SMALL, post, worker_pids
+from serving.serving_support import photo_and_hole
+from test_case import tiny_context_encoder
 
 from keras_inpaint.cli import build_parser
 from keras_inpaint.export import export_saved_model
@@ -31,7 +30,6 @@ from keras_inpaint.serving.request_limits import (
 TIMEOUT = 5.0
 MAX_BATCH = 4
 MAX_PIXELS = 4 * 2048 * 2048  # room for a request of several seconds' work
-SMALL = client.instances_request(*photo_and_hole(1, 32, 32, seed=1))
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +41,6 @@ def served(tmp_path_factory):
     options["max_pixels"] = MAX_PIXELS
     with LocalServer([base / "ce"], log_path=base / "server.log", **options) as local:
         yield local
-
-
-def post(local, body, timeout=120):
-    """`(status, headers, decoded JSON)` of a predict request."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(f"{local.url}/v1/models/ce:predict", data=data)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.headers, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, json.loads(error.read())
 
 
 def encoded(width, height, format_="PNG", **options):
@@ -70,19 +57,6 @@ def files_body(images, masks):
         "signature_name": "inpaint_bytes",
         "inputs": {"image_bytes": b64[:count], "mask_bytes": b64[count:]},
     }
-
-
-def worker_pids(local):
-    """The server's inference worker processes (spawned by multiprocessing)."""
-    pids = []
-    for pid in local.pids():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                if b"multiprocessing.spawn" in cmdline.read():
-                    pids.append(pid)
-        except OSError:
-            pass
-    return pids
 
 
 # Reading sizes and counting work, without a server.
@@ -155,7 +129,7 @@ def test_the_serve_command_has_the_limit_options():
 # Against a running server.
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_more_images_than_the_batch_limit_get_413_naming_the_option(served):
     image, mask = photo_and_hole(MAX_BATCH + 1, 8, 8)
     for body in (
@@ -167,7 +141,7 @@ def test_more_images_than_the_batch_limit_get_413_naming_the_option(served):
         assert f"at most {MAX_BATCH}" in answer["error"] and "--max-batch-size" in answer["error"]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_more_pixels_than_the_limit_get_413_from_the_file_headers(served):
     big_png = encoded(4097, 4096)  # a column over the limit, a few kB
     big_jpeg = encoded(4097, 4096, "JPEG")
@@ -178,7 +152,7 @@ def test_more_pixels_than_the_limit_get_413_from_the_file_headers(served):
         assert f"at most {MAX_PIXELS}" in answer["error"] and "--max-pixels" in answer["error"]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_wrong_layout_gets_400_naming_the_input_and_its_shape(served):
     image, mask = photo_and_hole(1, 16, 16)
     # Built by hand: the Python client refuses such a mask before sending it.
@@ -188,7 +162,7 @@ def test_a_wrong_layout_gets_400_naming_the_input_and_its_shape(served):
     assert answer["error"].startswith("input 'mask' must have shape [-1, -1, -1, 1]"), answer
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_large_requests_leave_no_memory_behind(served):
     image, mask = photo_and_hole(1, 640, 640, seed=2)
     large_json = client.instances_request(image, mask)
@@ -206,7 +180,7 @@ def test_large_requests_leave_no_memory_behind(served):
     assert after <= start * 1.15, f"RSS {start / 2**20:.0f} MiB -> {after / 2**20:.0f} MiB"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_full_queue_gets_503_and_a_late_request_504_and_its_worker_is_replaced(served):
     side = 2048  # the most pixels allowed, all hole: far more work than the timeout
     slow_body = client.bytes_request(

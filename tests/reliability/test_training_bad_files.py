@@ -60,7 +60,7 @@ def test_tfrecord_records_that_do_not_decode_are_named_by_file_and_index(tmp_pat
     assert skipped.since({}) == {f"{path} record 1": 2, f"{path} record 3": 2}
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_training_run_logs_the_skipped_files_per_epoch(tmp_path):
     folder = write_folder(tmp_path / "images")
     spec = {

@@ -60,7 +60,7 @@ def newest_backup_state(backup_dir):
         return None  # being replaced right now
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_sigkill_mid_epoch_resumes_at_the_backup_step_in_phase_two(tmp_path):
     recipe, recipe_path = tiny_glcic_recipe(tmp_path)
     run_dir = tmp_path / "run"

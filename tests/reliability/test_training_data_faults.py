@@ -33,6 +33,7 @@ def folder_spec(folder):
     }
 
 
+@pytest.mark.large
 def test_a_folder_of_only_corrupt_files_is_a_clear_error_naming_it(tmp_path, capsys):
     folder = write_bad_files(tmp_path / "images")
     with pytest.raises(ValueError) as raised:
@@ -96,6 +97,7 @@ def test_skipped_images_counts_each_bad_file_once_per_epoch_and_run(tmp_path, ca
     assert record["skipped_total"] == 3 and record["per_epoch"] == {"1": 3, "2": 3}
 
 
+@pytest.mark.large
 def test_images_smaller_than_the_crop_are_counted_in_one_warning(tmp_path, caplog):
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -55,7 +55,7 @@ def test_guard_stops_and_describes_the_failing_step():
     assert guard.describe() == "g_loss=nan at step 0 (epoch 3, batch 7)"
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_diverging_run_keeps_the_last_good_checkpoint_and_backup(tmp_path, capsys):
     run_dir = tmp_path / "run"
     train(tiny_recipe(), out_dir=run_dir, export=False, verbose=0)

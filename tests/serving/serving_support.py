@@ -1,5 +1,5 @@
-"""Tiny models (one per size rule) and reference computations for the export and
-serving tests.
+"""Reference computations and test pictures for the export and serving tests (the
+tiny models, one per size rule, are in tests/test_case.py).
 
 Imported as `serving.serving_support` from tests/export and tests/serving alike
 (tests/ is on sys.path; tests/serving is a namespace package there).
@@ -10,40 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 from keras_inpaint import images
-from keras_inpaint.layers.hole_fill import HoleFill
-from keras_inpaint.models.context_encoder import ContextEncoderGenerator, ContextEncoderInpainter
-from keras_inpaint.models.inpainter import Inpainter
-
-
-def tiny_fully_convolutional(name="fcn", size_multiple=4):
-    """A fully convolutional generator (two stride-2 convs, so sizes are multiples of 4)."""
-    masked_image = keras.Input(shape=(None, None, 3), name="masked_image")
-    mask = keras.Input(shape=(None, None, 1), name="mask")
-    filled = HoleFill(mode="known_mean", name="hole_fill")([masked_image, mask])
-    x = keras.layers.Concatenate(name="with_mask")([filled, mask])
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down1")(x)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down2")(x)
-    x = keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same", name="up1")(x)
-    x = keras.layers.Conv2DTranspose(
-        3, 3, strides=2, padding="same", activation="tanh", name="up2"
-    )(x)
-    generator = keras.Model([masked_image, mask], x, name="fcn_generator")
-    generator.size_multiple = size_multiple
-    return Inpainter(generator, name=name)
-
-
-def tiny_context_encoder(variant="full", name=None):
-    """A Context Encoder with few filters: `"full"` is tiled by the export, `"center"` fixed."""
-    generator = ContextEncoderGenerator(
-        image_size=32,
-        variant=variant,
-        encoder_filters=[8, 8, 8],
-        bottleneck=16,
-        decoder_filters=[8, 8, 8] if variant == "full" else [8, 8],
-        residual=True,
-        fill="known_mean",
-    )
-    return ContextEncoderInpainter(generator, name=name or f"tiny_{variant}")
 
 
 def photo_and_hole(batch, height, width, seed=0):
@@ -107,3 +73,27 @@ def assert_close_and_known_exact(actual, expected, image, mask):
     assert np.abs(actual.astype(int) - expected.astype(int)).max() <= 1
     known = mask[..., 0] == 0
     np.testing.assert_array_equal(actual[known], image[known])
+
+
+# Sends the docs' curl calls where curl is not installed (-X, -d, --data-binary @file, -o).
+CURL_STAND_IN = """
+import sys, urllib.error, urllib.request
+args, method, data, out = sys.argv[1:], None, None, None
+while args:
+    arg = args.pop(0)
+    if arg == "-X":
+        method = args.pop(0)
+    elif arg in ("-d", "--data-binary"):
+        value = args.pop(0)
+        data = open(value[1:], "rb").read() if value.startswith("@") else value.encode()
+    elif arg == "-o":
+        out = args.pop(0)
+    elif arg.startswith("http"):
+        url = arg
+request = urllib.request.Request(url, data=data, method=method)
+try:
+    body = urllib.request.urlopen(request).read()
+except urllib.error.HTTPError as error:
+    body = error.read()
+open(out, "wb").write(body) if out else sys.stdout.buffer.write(body)
+"""

@@ -180,11 +180,11 @@ def test_a_server_that_is_not_running_is_not_taken_for_a_size_limit():
     assert isinstance(error.value.reason, ConnectionRefusedError)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_request_over_the_size_limit_is_a_serving_error_naming_the_fix(tmp_path):
     """The server refuses a body over its limit early and closes the connection while the
     client still sends it (a reset or broken pipe): the client says what that means."""
-    from serving.serving_support import tiny_fully_convolutional
+    from test_case import tiny_fully_convolutional
 
     from keras_inpaint.export import export_saved_model
     from keras_inpaint.serving import ServingError

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving.serving_support import (
+    CURL_STAND_IN,
     assert_close_and_known_exact,
     keras_reference,
     photo_and_hole,
-    tiny_context_encoder,
-    tiny_fully_convolutional,
 )
+from test_case import tiny_context_encoder, tiny_fully_convolutional
 
 from keras_inpaint import images
 from keras_inpaint.export import SizeRule, export_saved_model
@@ -35,7 +35,7 @@ from keras_inpaint.serving import ServingError, client
 from keras_inpaint.training.recipes import build_inpainter, load_recipe
 from keras_inpaint.zoo import trainable_params
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.large
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -350,33 +350,10 @@ def test_unknown_models_paths_and_methods_get_json_errors(server):
     assert status == 405 and set(answer) == {"error"}
 
 
-CURL_STAND_IN = """
-import sys, urllib.error, urllib.request
-args, method, data, out = sys.argv[1:], None, None, None
-while args:
-    arg = args.pop(0)
-    if arg == "-X":
-        method = args.pop(0)
-    elif arg in ("-d", "--data-binary"):
-        value = args.pop(0)
-        data = open(value[1:], "rb").read() if value.startswith("@") else value.encode()
-    elif arg == "-o":
-        out = args.pop(0)
-    elif arg.startswith("http"):
-        url = arg
-request = urllib.request.Request(url, data=data, method=method)
-try:
-    body = urllib.request.urlopen(request).read()
-except urllib.error.HTTPError as error:
-    body = error.read()
-open(out, "wb").write(body) if out else sys.stdout.buffer.write(body)
-"""
-
-
 def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
     docs = (ROOT / "docs" / "SERVING.md").read_text()
-    bash_blocks = re.findall(r"```bash[^\n]*\n(.*?)```", docs, re.S)
-    blocks = [b for b in bash_blocks if "localhost:8501" in b]
+    section = docs.split("\n## curl\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash[^\n]*\n(.*?)```", section, re.S)
     assert len(blocks) == 4
     image, mask = photo_and_hole(1, 50, 77, seed=13)
     (tmp_path / "photo.png").write_bytes(client.encode_png(image[0]))
@@ -412,8 +389,9 @@ def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
 
 def test_the_python_client_example_of_the_docs_runs_against_the_server(server, tmp_path):
     docs = (ROOT / "docs" / "SERVING.md").read_text()
-    # The first Python block is the client example (the second starts a server).
-    example = re.findall(r"```python[^\n]*\n(.*?)```", docs, re.S)[0]
+    # The section's first Python block is the client example (the second starts a server).
+    section = docs.split("\n## Python client\n", 1)[1]
+    example = re.findall(r"```python[^\n]*\n(.*?)```", section, re.S)[0]
     example = example.replace('"http://127.0.0.1:8501", "quickstart"', f'"{server.url}", "fcn"')
     image, mask = photo_and_hole(1, 50, 77, seed=15)
     (tmp_path / "photo.png").write_bytes(client.encode_png(image[0]))

@@ -36,7 +36,7 @@ def _cli_train(recipe, run_dir, seed):
     assert completed.returncode == 0, completed.stderr[-2000:]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_the_same_seed_gives_the_same_run_and_another_seed_another(tmp_path):
     recipe = tiny_recipe(tmp_path, epochs=2, steps=2)
     _cli_train(recipe, tmp_path / "first", seed=3)
@@ -62,6 +62,7 @@ def test_determinism_is_asked_for_with_a_flag():
     assert parser.parse_args(["train", "--deterministic"]).deterministic is True
 
 
+@pytest.mark.large
 def test_enable_determinism_in_a_fresh_process_gives_one_inter_op_thread():
     code = (
         "import tensorflow as tf\n"

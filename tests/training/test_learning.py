@@ -13,7 +13,7 @@ from keras_inpaint.training.recipes import build_inpainter
 from keras_inpaint.training.trainer import evaluate_heldout
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_tiny_recipe_learns_to_fill_structured_images(tmp_path):
     photos = write_photos(tmp_path / "photos", count=56, size=48, heldout=16)
     recipe = {

@@ -70,6 +70,7 @@ def test_invalid_json_names_the_file(tmp_path):
         load_recipe(path)
 
 
+@pytest.mark.large
 def test_recipe_files_are_plain_json_with_registered_networks():
     for name in RECIPES:
         recipe = json.loads((resource_dir("models") / f"{name}.json").read_text())

@@ -35,7 +35,7 @@ def csv_rows(run_dir):
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_a_run_writes_everything_and_resumes(tmp_path):
     run_dir = tmp_path / "run"
     summary = train(tiny_recipe(tmp_path), out_dir=run_dir)
@@ -77,7 +77,7 @@ def test_a_run_directory_of_another_recipe_is_refused(tmp_path):
         train(tiny_recipe(tmp_path), out_dir=tmp_path)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_cli_train_prints_the_comparison_with_mean_fill(tmp_path):
     """Results on stdout; on stderr (a pipe here) what starts, one short line per epoch and
     no progress bar; a second run of the finished run says so and neither trains nor exports."""

@@ -158,6 +158,7 @@ def final_mask(model, masked_image, mask):
     return keras.ops.convert_to_numpy(probe([masked_image, mask]))
 
 
+@pytest.mark.large
 def test_liu_512_fills_a_half_hole(liu):
     # The full 512 network (a forward pass of 2 images takes a few seconds on a CPU).
     mask = np.zeros((2, 512, 512, 1), "float32")
@@ -183,6 +184,7 @@ def test_output_ignores_hole_values():
     )
 
 
+@pytest.mark.large
 def test_output_in_range_and_finite_with_an_all_hole_image():
     model = PConvUNet(**TINY)
     mask = np.ones((1, 32, 32, 1), "float32")
@@ -190,6 +192,7 @@ def test_output_in_range_and_finite_with_an_all_hole_image():
     assert np.all(np.isfinite(out)) and np.abs(out).max() <= 1.0
 
 
+@pytest.mark.large
 def test_push_pull_residual_starts_at_the_push_pull_fill_and_learns_a_correction():
     from keras_inpaint.layers.push_pull import push_pull_fill
 
@@ -242,6 +245,7 @@ def test_freeze_encoder_batch_norm():
 # --- Config, saving, errors ---------------------------------------------------------------------
 
 
+@pytest.mark.large
 def test_config_round_trip_and_keras_file(tmp_path):
     model = PConvUNet(**TINY, skip_style="resolution", output_activation="linear")
     config = model.get_config()

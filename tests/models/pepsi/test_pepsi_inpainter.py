@@ -6,11 +6,11 @@ from test_case import (
     assert_fit_step_trains,
     assert_keras_round_trip,
     random_batch,
+    tiny_context_encoder,
 )
 
 from keras_inpaint.data import masks
 from keras_inpaint.losses import discriminator_hinge
-from keras_inpaint.models.context_encoder import ContextEncoderGenerator
 from keras_inpaint.models.pepsi import PEPSIGenerator, PEPSIInpainter, REDDiscriminator
 from keras_inpaint.training.recipes import build_inpainter, load_recipe
 
@@ -41,6 +41,7 @@ def tiny_model(variant="pepsi", coarse_decay_steps=10, discriminator=True):
     return model
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_one_fit_step_trains_generator_and_discriminator(variant):
     model = tiny_model(variant)
@@ -49,6 +50,7 @@ def test_one_fit_step_trains_generator_and_discriminator(variant):
     assert int(model.step_counter.numpy()) == 1
 
 
+@pytest.mark.large
 def test_logged_losses_follow_the_paper_formula():
     model = tiny_model(coarse_decay_steps=4)
     model.step_counter.assign(1)
@@ -76,6 +78,7 @@ def test_coarse_weight_schedule(step, weight):
     assert float(model.coarse_weight(step)) == pytest.approx(weight)
 
 
+@pytest.mark.large
 def test_coarse_weight_reaches_zero_in_training_and_stays_there():
     model = tiny_model(coarse_decay_steps=2, discriminator=False)
     # One step per epoch: each epoch logs the weight used at that step.
@@ -84,6 +87,7 @@ def test_coarse_weight_reaches_zero_in_training_and_stays_there():
     assert int(model.step_counter.numpy()) == 4
 
 
+@pytest.mark.large
 def test_schedule_survives_save_and_resume(tmp_path):
     model = tiny_model(coarse_decay_steps=8)
     model.fit(_dataset(), epochs=3, verbose=0)
@@ -107,6 +111,7 @@ def test_discriminator_loss_is_hinge_on_real_against_composite():
     assert float(losses["d_loss"]) == pytest.approx(float(expected))
 
 
+@pytest.mark.large
 def test_without_discriminator_trains_on_the_two_l1_terms():
     model = tiny_model(discriminator=False)
     history = assert_fit_step_trains(model, free_form_batch(), expect_discriminator=False)
@@ -128,6 +133,7 @@ def test_generator_outputs_are_both_paths_of_the_training_model():
     assert not np.allclose(np.array(coarse), np.array(inpainted))
 
 
+@pytest.mark.large
 def test_evaluate_reports_both_paths():
     model = tiny_model()
     results = model.evaluate(_dataset(), verbose=0, return_dict=True)
@@ -136,17 +142,11 @@ def test_evaluate_reports_both_paths():
 
 
 def test_needs_a_two_path_generator():
-    generator = ContextEncoderGenerator(
-        image_size=32,
-        variant="full",
-        encoder_filters=[8, 8, 8],
-        bottleneck=8,
-        decoder_filters=[8, 8, 8],
-    )
     with pytest.raises(ValueError, match="training_model"):
-        PEPSIInpainter(generator)
+        PEPSIInpainter(tiny_context_encoder().generator)
 
 
+@pytest.mark.large
 def test_small_recipe_builds_and_trains_one_step():
     model = build_inpainter(load_recipe("pepsi/builtin_64_free_form"))
     assert model.generator.output_shape == (None, 64, 64, 3)
@@ -155,7 +155,7 @@ def test_small_recipe_builds_and_trains_one_step():
     assert_fit_step_trains(model, free_form_batch(2, 64))
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_export_and_reload_match(tmp_path):
     model = tiny_model()
     model.fit(_dataset(), epochs=1, verbose=0)

@@ -63,6 +63,7 @@ def one_step(model, batch):
     )
 
 
+@pytest.mark.large
 def test_phase_of_each_step(networks):
     assert [int(tiny_glcic(2, 2, networks=networks).phase(s)) for s in range(7)] == [
         1,
@@ -89,6 +90,7 @@ def test_train_schedule_of_each_phase(networks):
     assert model.loss_names == ("g_loss", "rec_loss", "adv_loss", "d_loss")
 
 
+@pytest.mark.large
 def test_schedule_switches_exactly_and_survives_a_save_in_phase_two(tmp_path):
     """Tc = Td = 2: steps 0-1 train G only, 2-3 D only, 4- both; every variable is checked.
 
@@ -122,6 +124,7 @@ def test_schedule_switches_exactly_and_survives_a_save_in_phase_two(tmp_path):
     assert int(model.d_optimizer.iterations.numpy()) == 4
 
 
+@pytest.mark.large
 def test_losses_follow_the_options(networks):
     batch = random_batch(4, 32)
     (masked_image, mask), image = batch
@@ -151,6 +154,7 @@ def test_reconstruction_loss_is_the_hole_mse(networks):
     assert float(model.reconstruction_loss(image, shifted, mask)) == pytest.approx(0.25)
 
 
+@pytest.mark.large
 def test_log_mse_reconstruction_is_the_mean_log_of_each_images_hole_mse(networks):
     model = tiny_glcic(networks=networks, reconstruction="log_mse")
     (_, mask), image = random_batch(2, 32)
@@ -185,6 +189,7 @@ def test_real_patch_masks(networks):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(same), mask.numpy())
 
 
+@pytest.mark.large
 def test_without_discriminator_trains_on_the_hole_mse(networks):
     model = tiny_glcic(discriminator=False, networks=networks)
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
@@ -192,6 +197,7 @@ def test_without_discriminator_trains_on_the_hole_mse(networks):
     assert not {"adv_loss", "d_loss"} & set(history.history)
 
 
+@pytest.mark.large
 def test_evaluate_reports_every_term(networks):
     model = tiny_glcic(networks=networks)
     logs = model.evaluate(batches(random_batch(4, 32)).take(2), verbose=0, return_dict=True)
@@ -234,12 +240,12 @@ def test_inpainter_of_any_size_runs_in_a_graph_of_unknown_size():
     np.testing.assert_array_equal(composite[mask[..., 0] == 0], image[mask[..., 0] == 0])
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_export_matches_the_model(networks, tmp_path):
     assert_export_matches(tiny_glcic(networks=networks), random_batch(4, 32), tmp_path)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_training_run_stopped_in_phase_two_resumes_in_phase_two(tmp_path):
     """`keras_inpaint.training.train`: BackupAndRestore brings the step counter back."""
     from keras_inpaint.training import load_recipe, train
@@ -269,12 +275,12 @@ def test_training_run_stopped_in_phase_two_resumes_in_phase_two(tmp_path):
     assert changed(snapshot(first.discriminator.variables), second.discriminator.variables)
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_mirrored_strategy_follows_the_schedule_and_matches_one_device():
     """Two logical CPUs: the gated optimizer steps work across replicas, same losses."""
     results = run_on_two_cpus(
         """
-        from models.test_glcic_inpainter import one_step, tiny_glcic
+        from models.glcic.test_glcic_inpainter import one_step, tiny_glcic
         from test_case import random_batch
         batch = random_batch(8, 32)
         results = {}

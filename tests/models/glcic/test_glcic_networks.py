@@ -193,6 +193,7 @@ def test_skip_connections_add_encoder_features_without_weights():
     )
 
 
+@pytest.mark.large
 def test_generator_of_any_size_has_the_same_weights():
     dynamic = GLCICGenerator(**{**TINY_G, "image_size": None})
     fixed = GLCICGenerator(**TINY_G)
@@ -208,6 +209,7 @@ def test_generator_of_any_size_has_the_same_weights():
     assert tuple(other.shape) == (1, 48, 40, 3)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(
     "network",
     [

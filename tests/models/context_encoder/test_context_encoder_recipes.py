@@ -59,6 +59,7 @@ def test_the_227_recipe_is_the_128_recipe_at_the_papers_size():
     assert spec["masks"] == load_data_spec(small["data"])["masks"]
 
 
+@pytest.mark.large
 def test_imagenet_64_carries_seed_004s_learning_rates_and_betas():
     model = build_inpainter(load_recipe("context_encoder/imagenet_64"))
     for optimizer, learning_rate in ((model.g_optimizer, 0.02), (model.d_optimizer, 0.002)):
@@ -66,6 +67,7 @@ def test_imagenet_64_carries_seed_004s_learning_rates_and_betas():
         assert (optimizer.beta_1, optimizer.beta_2) == (0.5, 0.9)
 
 
+@pytest.mark.large
 def test_imagenet_64_weighs_the_holes_7px_inner_border_10x():
     # Seed 004: "a 7px wide area on the borders of the dropout region", weighted 10x;
     # the 32x32 centre hole is the whole predicted region, so the band lies inside it.

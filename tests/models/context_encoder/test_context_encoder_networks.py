@@ -280,6 +280,7 @@ def test_residual_adds_no_parameters():
     )
 
 
+@pytest.mark.large
 @pytest.mark.parametrize(
     "kwargs, message",
     [

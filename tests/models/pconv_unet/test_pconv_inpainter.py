@@ -43,6 +43,7 @@ def to_numpy(x):
 # --- Losses -------------------------------------------------------------------------------------
 
 
+@pytest.mark.large
 def test_l2_objective_is_the_seed_mse_in_unit_range():
     model = tiny_model("l2")
     (masked_image, mask), image = random_batch(4, 32)
@@ -56,6 +57,7 @@ def test_l2_objective_is_the_seed_mse_in_unit_range():
     assert float(losses["g_loss"]) == float(losses["l2_loss"])
 
 
+@pytest.mark.large
 def test_l2_objective_fit_step():
     model = tiny_model("l2")
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
@@ -88,6 +90,7 @@ def test_each_objective_logs_exactly_its_own_terms(objective, names):
     assert PConvInpainter.from_config(model.get_config()).loss_names == model.loss_names
 
 
+@pytest.mark.large
 def test_log_mse_objective_is_the_mean_log_hole_mse_and_trains():
     from keras_inpaint.losses import hole_log_l2
 
@@ -112,6 +115,7 @@ def test_log_mse_objective_is_the_mean_log_hole_mse_and_trains():
     assert "style_out_loss" not in history.history
 
 
+@pytest.mark.large
 def test_liu_objective_terms_and_weights():
     model = tiny_model("liu")
     (masked_image, mask), image = random_batch(2, 32)
@@ -141,6 +145,7 @@ def test_liu_objective_terms_and_weights():
     np.testing.assert_allclose(float(losses["g_loss"]), float(total), rtol=1e-4)
 
 
+@pytest.mark.large
 def test_liu_objective_fit_step():
     model = tiny_model("liu")
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
@@ -161,6 +166,7 @@ def test_missing_imagenet_weights_fail_at_compile(tmp_path, monkeypatch):
 # --- Inference, saving, export ------------------------------------------------------------------
 
 
+@pytest.mark.large
 def test_call_clips_a_linear_generator():
     model = tiny_model("l2", generator={"output_activation": "linear"})
     (masked_image, mask), _ = random_batch(2, 32)
@@ -171,6 +177,7 @@ def test_call_clips_a_linear_generator():
     assert composite.max() <= 1.0 and composite.min() >= -1.0
 
 
+@pytest.mark.large
 def test_keras_file_reloads_without_the_vgg16_file(tmp_path):
     weights = tmp_path / "vgg16_notop.weights.h5"
     keras.applications.VGG16(
@@ -190,7 +197,7 @@ def test_keras_file_reloads_without_the_vgg16_file(tmp_path):
         restored.vgg_features()
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_export_matches(tmp_path):
     model = tiny_model("l2", generator={"output_activation": "linear"})
     assert_export_matches(model, random_batch(2, 32, seed=3), tmp_path)
@@ -199,6 +206,7 @@ def test_export_matches(tmp_path):
 # --- Two stages: frozen encoder BN, initial weights ---------------------------------------------
 
 
+@pytest.mark.large
 def test_freeze_encoder_batch_norm_in_fit():
     model = tiny_model("l2", freeze_encoder_batch_norm=True)
     assert model.generator.get_config()["freeze_encoder_batch_norm"] is True
@@ -216,6 +224,7 @@ def test_freeze_encoder_batch_norm_in_fit():
     assert PConvInpainter.from_config(model.get_config()).freeze_encoder_batch_norm
 
 
+@pytest.mark.large
 def test_initial_weights_from_a_run_directory(tmp_path):
     first = tiny_model("l2")
     checkpoint = tmp_path / "stage1" / "checkpoints" / "last.keras"
@@ -247,6 +256,7 @@ def test_rejects_a_discriminator_and_unknown_objectives():
 # --- Recipes ------------------------------------------------------------------------------------
 
 
+@pytest.mark.large
 def test_recipes_build():
     names = sorted(p.stem for p in (resource_dir("models") / "pconv_unet").glob("*.json"))
     assert names == [
@@ -278,7 +288,7 @@ def test_recipes_build():
     assert stage2["generator"] == stage1["generator"]
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_stage_two_recipe_trains_from_stage_one(tmp_path):
     stage_one = tiny_model("l2")
     checkpoint = tmp_path / "stage1" / "checkpoints" / "last.keras"
