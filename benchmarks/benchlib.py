@@ -108,6 +108,20 @@ def example_batch(recipe, batch_size, size, seed=0):
     return (image * (1.0 - mask), mask), image
 
 
+def hole_ratio_summary(ratios):
+    """Mean and 10th/50th/90th percentiles of per-mask hole ratios (a list of arrays)."""
+    import numpy as np
+
+    ratios = np.concatenate(ratios)
+    p10, p50, p90 = np.percentile(ratios, [10, 50, 90])
+    return {
+        "mean": round(float(ratios.mean()), 4),
+        "p10": round(float(p10), 4),
+        "p50": round(float(p50), 4),
+        "p90": round(float(p90), 4),
+    }
+
+
 def machine_description():
     """CPU model, logical cores, RAM, accelerators and library versions."""
     import platform

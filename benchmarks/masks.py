@@ -50,6 +50,7 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel("ERROR")
 
 
+from benchlib import hole_ratio_summary  # noqa: E402
 from reference_masks import REFERENCES  # noqa: E402
 
 from keras_inpaint.data import masks  # noqa: E402
@@ -90,17 +91,6 @@ def reference_function(kind, batch, size, rng):
 def hole_ratios(masks):
     masks = np.asarray(masks)
     return masks.reshape(len(masks), -1).mean(axis=1)
-
-
-def hole_ratio_summary(ratios):
-    ratios = np.concatenate(ratios)
-    p10, p50, p90 = np.percentile(ratios, [10, 50, 90])
-    return {
-        "mean": round(float(ratios.mean()), 4),
-        "p10": round(float(p10), 4),
-        "p50": round(float(p50), 4),
-        "p90": round(float(p90), 4),
-    }
 
 
 def interleaved(functions, runs):

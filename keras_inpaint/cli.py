@@ -37,6 +37,10 @@ from keras_inpaint.contract import DEFAULT_MAX_SIDE
 from keras_inpaint.default_recipe import DEFAULT_RECIPE
 from keras_inpaint.tf_log_filter import hide_tensorflow_noise
 
+# `keras_inpaint.training.recipes.PRECISIONS`, spelled out so that `--help` imports no
+# TensorFlow (tests/models/test_precision.py checks the two agree).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
 
 def _train(args):
     from keras_inpaint.training import train
@@ -57,6 +61,8 @@ def _train(args):
         heldout_files=args.heldout_files,
         init_preset=args.init_preset,
         deterministic=args.deterministic,
+        precision=args.precision,
+        jit_compile=args.jit_compile,
     )
     model, baseline = summary["evaluation"]["model"], summary["evaluation"]["mean_fill"]
     print(f"run directory: {summary['out_dir']}")
@@ -77,22 +83,32 @@ def _export(args):
     from keras_inpaint.export import (
         check_model_name,
         export_name,
+        export_onnx,
         export_saved_model,
         numbered_versions,
     )
     from keras_inpaint.inference import load_model
 
+    if args.format == "onnx" and args.max_side != DEFAULT_MAX_SIDE:
+        raise ValueError(
+            "--max-side applies to --format saved_model only: the ONNX model keeps no size limit"
+        )
     name = check_model_name(args.name) if args.name is not None else export_name(args.source)
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
     model = load_model(args.source)
     print(f"exporting {args.source} as {name} under {args.base} ...", file=sys.stderr)
     earlier = numbered_versions(Path(args.base) / name)
-    path = export_saved_model(
-        model, args.base, name=name, version=args.version, max_side=args.max_side
-    )
+    if args.format == "onnx":
+        path = export_onnx(model, args.base, name=name, version=args.version)
+        version_dir = path.parent
+    else:
+        path = export_saved_model(
+            model, args.base, name=name, version=args.version, max_side=args.max_side
+        )
+        version_dir = path
     if earlier:
         # Exporting the same source twice is easy to do by accident; never do it silently.
-        print(_earlier_versions_note(path, earlier), file=sys.stderr)
+        print(_earlier_versions_note(version_dir, earlier), file=sys.stderr)
     print(path)
 
 
@@ -171,6 +187,7 @@ def _serve(args):
         max_batch=args.max_batch_size,
         max_pixels=args.max_pixels,
         max_queue=args.max_queue,
+        grpc_port=args.grpc_port,
     )
 
 
@@ -331,6 +348,21 @@ def build_parser():
         "numbers on the same machine and TensorFlow build, for every recipe (steps up to 17%% "
         "slower on 2 cores, see benchmarks/RESULTS.md)",
     )
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="the Keras dtype policy to build and train the networks under (default: the "
+        "recipe's training.precision, else float32); mixed_float16 scales the loss "
+        "dynamically; weights, losses and the exported model's uint8 interface stay as in "
+        "float32",
+    )
+    train.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compile the training step with XLA, or not with --no-jit-compile (default: the "
+        "recipe's training.jit_compile, else off)",
+    )
     train.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     train.add_argument(
         "--backup-every-steps",
@@ -362,7 +394,14 @@ def build_parser():
         type=positive_int,
         default=DEFAULT_MAX_SIDE,
         help="largest image side in pixels the export accepts (default %(default)s); "
-        "larger requests get an error",
+        "larger requests get an error (saved_model only)",
+    )
+    export.add_argument(
+        "--format",
+        choices=("saved_model", "onnx"),
+        default="saved_model",
+        help="saved_model (default: TF Serving, both signatures) or onnx (model.onnx for "
+        "onnxruntime; needs the [onnx] extra; give it a --base folder of its own)",
     )
     export.set_defaults(handler=_export)
 
@@ -471,6 +510,13 @@ def build_parser():
         help="127.0.0.1 (default: this machine only), 0.0.0.0 or :: (every interface)",
     )
     serve.add_argument("--port", type=int, default=8501, help="HTTP port (default 8501)")
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        default=None,
+        help="also answer TF Serving's gRPC PredictionService (Predict, GetModelMetadata) "
+        "on this port of --host, e.g. 8500 (default: no gRPC)",
+    )
     serve.add_argument(
         "--max-request-bytes",
         type=int,

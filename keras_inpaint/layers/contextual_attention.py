@@ -165,7 +165,14 @@ class ContextualAttention(keras.layers.Layer):
         return mask, ops.reshape(1.0 - touches_hole, (-1, 1, height * width))
 
     def _weights(self, x, background):
-        """Attention weights, and the `(B, N, 9C)` patches for the `"patches"` implementation."""
+        """Attention weights, and the `(B, N, 9C)` patches for the `"patches"` implementation.
+
+        Distances and the softmax are computed in float32 under a mixed
+        precision policy (sums of squares overflow float16), then cast back.
+        """
+        compute_dtype = x.dtype
+        x = ops.cast(x, "float32")
+        background = ops.cast(background, "float32")
         _, height, width, channels = x.shape
         positions = height * width
         if self.implementation == "patches":
@@ -173,14 +180,15 @@ class ContextualAttention(keras.layers.Layer):
             patches = ops.reshape(patches, (-1, positions, 9 * channels))
             patch_dot = ops.matmul(patches, ops.transpose(patches, (0, 2, 1)))
             squared_norms = ops.sum(ops.square(patches), axis=-1)
-            return self._attention(patch_dot, squared_norms, background), patches
+            weights = self._attention(patch_dot, squared_norms, background)
+            return ops.cast(weights, compute_dtype), ops.cast(patches, compute_dtype)
         pixels = ops.reshape(x, (-1, positions, channels))
         gram = ops.matmul(pixels, ops.transpose(pixels, (0, 2, 1)))
         patch_dot = _diagonal_shift_sum(gram, height, width, sign=1)
         squared_norms = ops.reshape(
             _box_sum(ops.sum(ops.square(x), axis=-1, keepdims=True)), (-1, positions)
         )
-        return self._attention(patch_dot, squared_norms, background), None
+        return ops.cast(self._attention(patch_dot, squared_norms, background), compute_dtype), None
 
     def _attention(self, patch_dot, squared_norms, background):
         """Softmax weights `(B, N, N)` from patch dot products and squared patch norms."""

@@ -59,6 +59,18 @@ def _when(condition, true_fn, false_fn):
     return tf.cond(condition, true_fn, false_fn)
 
 
+def _computes_in_float16(network):
+    """Whether `network` (or None) computes under the `mixed_float16` policy."""
+    return network is not None and network.dtype_policy.name == "mixed_float16"
+
+
+def _loss_scaled(optimizer):
+    """`optimizer` wrapped in a `LossScaleOptimizer`, unless it is one already."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer, name=f"{optimizer.name}_loss_scale")
+
+
 @keras.saving.register_keras_serializable(package="keras_inpaint")
 class Inpainter(keras.Model):
     """A generator (plus an optional discriminator) trained with `model.fit`.
@@ -104,7 +116,8 @@ class Inpainter(keras.Model):
     Args:
         generator: functional generator, inputs `[masked_image, mask]`.
         discriminator: optional discriminator model.
-        **kwargs: passed to `keras.Model`.
+        **kwargs: passed to `keras.Model`; `dtype` defaults to float32 (the networks
+            carry any mixed-precision policy).
 
     Example:
         >>> from keras_inpaint.models.context_encoder import (
@@ -127,6 +140,10 @@ class Inpainter(keras.Model):
     discriminator_loss_names = ("d_loss",)
 
     def __init__(self, generator, discriminator=None, **kwargs):
+        # The networks carry the dtype policy they were built under (mixed
+        # precision computes in them); the model itself stays float32, so
+        # calling it does not cast its inputs and the composite is float32.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -151,7 +168,7 @@ class Inpainter(keras.Model):
         return tuple(self.loss_trackers)
 
     # === Compile ===
-    def compile(self, g_optimizer, d_optimizer=None, **kwargs):
+    def compile(self, g_optimizer, d_optimizer=None, auto_scale_loss=True, **kwargs):
         """Set the optimizers and build their variables now.
 
         Building before `fit` matters: a restored backup (`TrainingBackup`,
@@ -159,13 +176,25 @@ class Inpainter(keras.Model):
         already exist. The generator's optimizer is also Keras's
         `model.optimizer` (what callbacks such as TensorBoard look at), so no
         unused default optimizer exists.
+
+        Under the `mixed_float16` policy (the model's or either network's)
+        each optimizer is wrapped in a `keras.optimizers.LossScaleOptimizer`
+        (unless it is one already or `auto_scale_loss` is False): the
+        training step scales each loss with its optimizer's `scale_loss` and
+        the wrapper unscales the gradients, so float16 gradients do not
+        underflow. `jit_compile` and other keyword arguments go to
+        `keras.Model.compile`.
         """
-        super().compile(optimizer=g_optimizer, **kwargs)
         if self.discriminator is not None and d_optimizer is None:
             raise ValueError(
                 "this Inpainter has a discriminator, so compile() needs d_optimizer as well "
                 "as g_optimizer."
             )
+        networks = (self, self.generator, self.discriminator)
+        if auto_scale_loss and any(_computes_in_float16(network) for network in networks):
+            g_optimizer = _loss_scaled(g_optimizer)
+            d_optimizer = _loss_scaled(d_optimizer) if d_optimizer is not None else None
+        super().compile(optimizer=g_optimizer, auto_scale_loss=auto_scale_loss, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer if self.discriminator is not None else None
         self.g_optimizer.build(self.generator.trainable_variables)
@@ -334,7 +363,7 @@ class Inpainter(keras.Model):
         prediction, composite = self.discriminator_fakes(masked_image, mask)
         with tf.GradientTape() as tape:
             losses = self.discriminator_losses(image, prediction, composite, mask, training=True)
-            scaled_loss = self._per_replica(losses["d_loss"])
+            scaled_loss = self.d_optimizer.scale_loss(self._per_replica(losses["d_loss"]))
         gradients = tape.gradient(scaled_loss, self.discriminator.trainable_variables)
         return self._terms(self.discriminator_loss_names, losses, True), gradients, composite
 
@@ -358,7 +387,7 @@ class Inpainter(keras.Model):
             losses, _, composite = self._generator_losses(
                 masked_image, mask, image, training=True, adversarial=adversarial
             )
-            scaled_loss = self._per_replica(losses["g_loss"])
+            scaled_loss = self.g_optimizer.scale_loss(self._per_replica(losses["g_loss"]))
         gradients = tape.gradient(scaled_loss, self.generator.trainable_variables)
         terms = self._terms(self.generator_loss_names, losses, True)
         terms.update(self._terms(self.adversarial_loss_names, losses, adversarial))

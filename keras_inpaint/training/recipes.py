@@ -13,6 +13,7 @@ Example:
     (None, 64, 64, 3)
 """
 
+import contextlib
 import inspect
 from typing import NamedTuple
 
@@ -31,7 +32,12 @@ TRAINING_KEYS = (
     "validation_batches",
     "backup_every_steps",
     "backup_every_seconds",
+    "precision",
+    "jit_compile",
 )
+# The Keras dtype policies a run may train under (`training.precision`, `--precision`).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+DEFAULT_PRECISION = "float32"
 
 
 def load_recipe(name_or_path=DEFAULT_RECIPE):
@@ -57,10 +63,49 @@ def validate_recipe(recipe, source="recipe"):
         raise ValueError(
             f"{source}: unknown training keys {unknown_training}; allowed: {list(TRAINING_KEYS)}"
         )
+    check_precision(recipe["training"].get("precision", DEFAULT_PRECISION), source)
+    jit_compile = recipe["training"].get("jit_compile", False)
+    if not isinstance(jit_compile, bool):
+        raise ValueError(
+            f"{source}: training.jit_compile must be true or false; got {jit_compile!r}."
+        )
     for role in ("inpainter", "generator", "discriminator"):
         if recipe.get(role) is not None:
             registered_class(recipe[role], role, source)
     check_image_sizes(recipe, source)
+
+
+def check_precision(precision, source="precision"):
+    """Raise ValueError unless `precision` is one of `PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"{source}: precision must be one of {list(PRECISIONS)} (training.precision in a "
+            f"recipe, --precision on the command line); got {precision!r}."
+        )
+
+
+@contextlib.contextmanager
+def precision_policy(precision):
+    """Build and train under the Keras dtype policy `precision`, then restore the previous one.
+
+    Layers take the global policy when they are created, so the model must be
+    built inside this context; the previous policy comes back on exit, also
+    after an error, so one run does not change the next.
+
+    Example:
+        >>> with precision_policy("mixed_bfloat16"):
+        ...     keras.mixed_precision.dtype_policy().name
+        'mixed_bfloat16'
+        >>> keras.mixed_precision.dtype_policy().name
+        'float32'
+    """
+    check_precision(precision)
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
 
 
 def check_image_sizes(recipe, source="recipe"):
@@ -176,8 +221,13 @@ def build_optimizer(entry):
     return keras.optimizers.get({"class_name": entry["class"], "config": entry.get("config", {})})
 
 
-def build_inpainter(recipe, compile=True):
-    """Build the recipe's `Inpainter` (compiled with its optimizers by default)."""
+def build_inpainter(recipe, compile=True, jit_compile=None):
+    """Build the recipe's `Inpainter` (compiled with its optimizers by default).
+
+    The networks take the current Keras dtype policy (see `precision_policy`).
+    `jit_compile` (default: the recipe's `training.jit_compile`, else False)
+    compiles the training step with XLA.
+    """
     generator, discriminator = build_networks(recipe)
     model = _instantiate(
         recipe["inpainter"], "inpainter", generator=generator, discriminator=discriminator
@@ -187,5 +237,11 @@ def build_inpainter(recipe, compile=True):
         d_optimizer = None
         if discriminator is not None:
             d_optimizer = build_optimizer(optimizers["discriminator"])
-        model.compile(g_optimizer=build_optimizer(optimizers["generator"]), d_optimizer=d_optimizer)
+        if jit_compile is None:
+            jit_compile = recipe["training"].get("jit_compile", False)
+        model.compile(
+            g_optimizer=build_optimizer(optimizers["generator"]),
+            d_optimizer=d_optimizer,
+            jit_compile=jit_compile,
+        )
     return model

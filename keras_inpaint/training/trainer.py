@@ -67,9 +67,12 @@ from keras_inpaint.evaluation import compare_methods
 from keras_inpaint.export import export_name, export_saved_model, numbered_versions
 from keras_inpaint.output_files import remove_partial_files, write_text
 from keras_inpaint.training.recipes import (
+    DEFAULT_PRECISION,
     DEFAULT_RECIPE,
     build_inpainter,
+    check_precision,
     load_recipe,
+    precision_policy,
     validate_recipe,
 )
 
@@ -348,6 +351,8 @@ def train(
     heldout_files=None,
     init_preset=None,
     deterministic=False,
+    precision=None,
+    jit_compile=None,
 ):
     """Train a recipe and write a complete run directory.
 
@@ -380,6 +385,15 @@ def train(
             seed gives the same numbers on the same machine and TensorFlow
             build for every recipe; steps take about 20% longer on 2 cores
             (benchmarks/determinism_cost.py).
+        precision: the Keras dtype policy the networks are built and trained
+            under: "float32", "mixed_bfloat16" or "mixed_float16" (the latter
+            with dynamic loss scaling). Default: the recipe's
+            `training.precision`, else "float32". Weights stay float32, and so
+            do the composite, the losses and the exported SavedModel's
+            interface; the previous global policy is restored once the
+            networks are built.
+        jit_compile: compile the training step with XLA (default: the
+            recipe's `training.jit_compile`, else False).
 
     Returns:
         dict with `out_dir`, `history`, `evaluation` (held-out metrics of the
@@ -406,6 +420,10 @@ def train(
             "--files and --heldout-files name images in --data-dir: pass --data-dir too"
         )
     settings = dict(recipe["training"])
+    precision = settings.get("precision", DEFAULT_PRECISION) if precision is None else precision
+    check_precision(precision)
+    if jit_compile is None:
+        jit_compile = settings.get("jit_compile", False)
     for key, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if value is not None:
             settings[key] = value
@@ -421,7 +439,10 @@ def train(
         out_dir or Path("runs") / recipe["name"], recipe, data_spec, init_preset
     )
     keras.utils.set_random_seed(seed)
-    model = build_inpainter(recipe)
+    # Layers take the global dtype policy when they are built; it is restored
+    # right after, so nothing else in this process trains or exports under it.
+    with precision_policy(precision):
+        model = build_inpainter(recipe, jit_compile=jit_compile)
     size = recipe["image_size"]
     total_epochs, steps = settings["epochs"], settings["steps_per_epoch"]
     heldout = build_dataset(data_spec, size, settings["batch_size"], "heldout", seed=seed)

@@ -1,4 +1,5 @@
-"""benchmarks/masks.py --tiny runs and prints the documented JSON (no timings asserted)."""
+"""benchmarks/masks.py and masks_xla.py --tiny run and print the documented JSON (no timings
+asserted)."""
 
 import json
 import subprocess
@@ -13,7 +14,7 @@ SHAPE_KINDS = {"random_boxes", "irregular_strokes", "free_form"}
 HOLE_RATIO_KEYS = {"mean", "p10", "p50", "p90"}
 
 
-@pytest.mark.slow
+@pytest.mark.large
 def test_masks_benchmark_tiny_prints_documented_json():
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "masks.py"), "--tiny"],
@@ -45,3 +46,26 @@ def test_masks_benchmark_tiny_prints_documented_json():
     # Our generators honour their own ratio option: random_region's default range.
     region = next(result for result in results if result["kind"] == "random_region")
     assert 0.2 <= region["ours_hole_ratio"]["p10"] <= region["ours_hole_ratio"]["p90"] <= 0.3
+
+
+@pytest.mark.large
+def test_masks_xla_benchmark_tiny_prints_documented_json():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "masks_xla.py"), "--tiny"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert (report["benchmark"], report["setting"], report["batch"]) == ("masks_xla", "tiny", 4)
+    assert {result["kind"] for result in report["results"]} >= KINDS | {"center_box"}
+    for result in report["results"]:
+        assert result["size"] == 32
+        for key in ("graph_masks_per_s", "xla_masks_per_s", "xla_speedup"):
+            assert result[key] > 0, key
+        assert isinstance(result["same_masks"], bool)
+        for key in ("graph_hole_ratio", "xla_hole_ratio"):
+            assert 0 <= result[key]["mean"] <= 1

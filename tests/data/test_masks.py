@@ -247,6 +247,7 @@ MAP_SPECS = [
 ]
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("spec", MAP_SPECS, ids=lambda spec: spec["kind"])
 def test_inside_dataset_map_with_dynamic_batch(spec):
     mask_fn = masks.make_mask_fn(spec)
@@ -266,6 +267,7 @@ def test_inside_dataset_map_with_dynamic_batch(spec):
     np.testing.assert_array_equal(batches[1].numpy(), eager.numpy())
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("kind", RANDOM_KINDS)
 def test_inside_tf_function_with_dynamic_batch(kind):
     make = RANDOM_KINDS[kind]
@@ -355,6 +357,7 @@ def test_files_kind_picks_masks_by_seed(tmp_path):
     assert not np.array_equal(mask, mask_fn(32, 16, 16, tf.constant([1, 3])).numpy())
 
 
+@pytest.mark.large
 def test_files_kind_inside_dataset_map(tmp_path):
     for index in range(3):
         write_png(tmp_path / f"m{index}.png", np.full((8, 8, 1), 255 * (index % 2), np.uint8))
@@ -647,3 +650,73 @@ def test_mixture_keeps_each_components_hole_ratio():
 def test_mixture_spec_errors(spec, message):
     with pytest.raises(ValueError, match=message):
         masks.make_mask_fn(spec)
+
+
+@pytest.mark.parametrize("kind", ["irregular_strokes", "free_form"])
+@pytest.mark.parametrize("size, hole_ratio", [(64, None), (256, None), (64, (0.3, 0.35))])
+def test_capsule_row_windows_lose_no_rows(monkeypatch, kind, size, hole_ratio):
+    # The kinds bound the rows a capsule crosses (and widen the bound for a
+    # growth); painting every capsule over the whole height gives the same masks.
+    options = {"hole_ratio": hole_ratio, "num_candidates": 1}
+    windowed = RANDOM_KINDS[kind](BATCH, size, size, tf.constant([8, 1]), **options).numpy()
+    fill_capsules = raster.fill_capsules
+
+    def whole_height(capsules, height, width, grow, rows):
+        return fill_capsules(capsules, height, width, grow, None)
+
+    monkeypatch.setattr(raster, "fill_capsules", whole_height)
+    whole = RANDOM_KINDS[kind](BATCH, size, size, tf.constant([8, 1]), **options).numpy()
+    np.testing.assert_array_equal(windowed, whole)
+
+
+def test_capsule_row_groups_must_cover_the_capsules():
+    dot = {key: tf.constant([[4.0, 5.0]]) for key in ("ax", "ay", "bx", "by", "radius")}
+    dot["active"] = tf.constant([[True, True]])
+    with pytest.raises(ValueError, match="do not cover the 2 capsules"):
+        raster.fill_capsules(dot, 9, 9, None, ((1, 3),))
+
+
+def test_random_region_upscales_as_tensorflows_bicubic_resize():
+    noise = tf.random.stateless_uniform([2, 5, 7, 1], [1, 2])
+    expected = tf.image.resize(noise, [80, 96], method="bicubic").numpy()
+    np.testing.assert_array_equal(raster.resize_bicubic(noise, 80, 96).numpy(), expected)
+
+
+def test_grown_capsules_windows_widen_with_the_growth():
+    # Short capsules whose rows the bound holds exactly; each growth takes
+    # another of the widened windows (or the whole height) and loses no row.
+    rng = np.random.default_rng(4)
+    n, count, size = 4, 6, 96
+    ay = rng.uniform(20, 70, (n, count))
+    coordinates = {
+        "ax": rng.uniform(0, size, (n, count)),
+        "ay": ay,
+        "bx": rng.uniform(0, size, (n, count)),
+        "by": ay + rng.uniform(-4, 4, (n, count)),
+        "radius": rng.uniform(1, 3, (n, count)),
+    }
+    capsules = {key: tf.constant(value, tf.float32) for key, value in coordinates.items()}
+    capsules["active"] = tf.ones([n, count], bool)
+    rows = ((count, math.floor(4 * 2 + 2 * 3) + 2),)
+    for grow in ([0.5, 3.9, -2.0, 0.0], [12.0, 1.0, 2.0, 3.0], [30.0, 0.0, 0.0, 0.0]):
+        grow = tf.constant(grow)
+        windowed = raster.fill_capsules(capsules, size, size, grow, rows).numpy()
+        whole = raster.fill_capsules(capsules, size, size, grow, None).numpy()
+        np.testing.assert_array_equal(windowed, whole)
+
+
+@pytest.mark.parametrize("kind", SHAPE_KINDS)
+def test_refitting_keeps_the_masks_in_range(kind):
+    # One candidate per image: the masks above the median ratio fit and are
+    # kept as drawn; the others are grown into the range.
+    make = RANDOM_KINDS[kind]
+    free = make(BATCH, SIZE, SIZE, tf.constant([2, 9])).numpy()
+    ratios = hole_counts(free) / SIZE**2
+    hole_ratio = (float(np.median(ratios)), float(ratios.max()))
+    fitted = make(
+        BATCH, SIZE, SIZE, tf.constant([2, 9]), hole_ratio=hole_ratio, num_candidates=1
+    ).numpy()
+    kept = ratios >= hole_ratio[0]
+    assert 0 < kept.sum() < BATCH
+    np.testing.assert_array_equal(fitted[kept], free[kept])
+    assert not np.array_equal(fitted[~kept], free[~kept])

@@ -6,12 +6,13 @@ ops: they run eagerly, inside `tf.data.Dataset.map` and inside a `tf.function`
 (for example a `train_step` on an accelerator), and one call makes the whole
 batch. `batch_size` may be a Python int or a scalar int tensor (a dynamic batch
 size is fine); `height` and `width` must be known when the function is traced
-(Python ints or constant tensors). Strokes, random regions and hole-ratio
-fitting have data-dependent shapes and do not compile with XLA: draw them in
-`tf.data`, or in a `train_step` compiled with `jit_compile=False`.
-`center_box` compiles with XLA; `random_boxes` without `hole_ratio` compiles
-too, but XLA's random draws differ from the eager ones, so a seed gives other
-masks under `jit_compile=True`.
+(Python ints or constant tensors). Every kind, hole-ratio fitting included,
+has fixed shapes and compiles with XLA (`tf.function(jit_compile=True)`, with
+a static batch size), with the same shapes and hole-ratio ranges. Under XLA
+a seed gives the same masks on every call; `center_box`, `random_boxes` and
+`random_region` give the eager masks bit for bit, while the stroke kinds
+(`irregular_strokes`, `free_form`) round their trigonometry differently, so
+a few pixels along their edges can differ from the eager masks.
 
 Random generators take a stateless seed, an int32/int64 tensor (or pair) of
 shape `[2]`: the same seed gives identical masks eagerly, in `tf.data` and in

@@ -26,6 +26,10 @@ import tensorflow as tf
 # must give the same masks on CPU and GPU.
 _RNG = "philox"
 
+# A float32 in [1, 2): 23 random mantissa bits under the exponent bits of 1.0.
+_MANTISSA = 1 << 23
+_ONE_BITS = 0x3F800000
+
 # Largest deviation (pixels) of an elliptic arc from the polyline that draws it.
 _ARC_TOLERANCE = 0.5
 
@@ -44,13 +48,27 @@ def split_seed(seed, count):
 def uniform(shape, seed, low, high):
     """float32 numbers uniform in [low, high).
 
+    The numbers of `tf.random.stateless_uniform`, bit for bit, drawn so that
+    XLA draws the same ones: 23 random mantissa bits (an integer draw, which
+    XLA makes as the kernel does) give a float in [1, 2), less 1, scaled.
+    (XLA's own float draw maps the random bits to other floats.)
+
     Example:
 
     >>> values = uniform([1000], tf.constant([1, 2]), 2.0, 3.0)
     >>> bool(tf.reduce_all((values >= 2.0) & (values < 3.0)))
     True
+    >>> expected = tf.random.stateless_uniform([1000], tf.constant([1, 2]), 2.0, 3.0, alg=_RNG)
+    >>> bool(tf.reduce_all(values == expected))
+    True
     """
-    return tf.random.stateless_uniform(shape, seed, minval=low, maxval=high, alg=_RNG)
+    mantissa = tf.random.stateless_uniform(
+        shape, seed, minval=0, maxval=_MANTISSA, dtype=tf.int32, alg=_RNG
+    )
+    unit = tf.bitcast(tf.bitwise.bitwise_or(mantissa, _ONE_BITS), tf.float32) - 1.0
+    # In float32 throughout, as the kernel's `unit * (high - low) + low`.
+    low, high = (tf.cast(bound, tf.float32) for bound in (low, high))
+    return unit * (high - low) + low
 
 
 def randint(shape, seed, low, high):
@@ -91,6 +109,21 @@ def arc_segments(largest_axis):
     # A chord over a parameter step d deviates at most axis * d**2 / 8 from the arc.
     step = math.sqrt(8 * _ARC_TOLERANCE / largest_axis)
     return max(4, math.ceil(math.pi / step))
+
+
+def arc_chord(largest_axis):
+    """The longest chord of an arc's polyline (pixels), for semi-axes up to `largest_axis`.
+
+    A step `d` of the parameter moves a point of the ellipse at most
+    `largest_axis * d`, and `draw_arcs` keeps `d` below `sqrt(8 * tolerance /
+    largest_axis)` (or below it by its segment count, `arc_segments`).
+
+    Example:
+
+    >>> arc_chord(256)
+    32.0
+    """
+    return math.sqrt(8 * _ARC_TOLERANCE * largest_axis)
 
 
 def draw_lines(n, seed, count, height, width, thick_low, thick_high):

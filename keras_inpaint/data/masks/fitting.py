@@ -73,17 +73,18 @@ def shape_masks(draw, render, batch_size, height, width, seed, hole_ratio, num_c
     chosen = tf.where(first_fit < num_candidates, first_fit, 0) * batch_size + tf.range(batch_size)
     params = _gather_params(params, chosen)
     masks = tf.gather(masks, chosen)
-    misfits = tf.where(first_fit == num_candidates)[:, 0]
+    misfits = first_fit == num_candidates
 
     def refit():
-        current = tf.gather(_hole_counts(masks), misfits)
+        # Every image is refitted, so that every shape is fixed (XLA compiles
+        # it); each image's bisection is its own, and the fitting ones keep
+        # their candidate.
+        current = _hole_counts(masks)
         targets = tf.clip_by_value(current, count_low, count_high)
-        refitted = _grow_to_counts(
-            render, _gather_params(params, misfits), current, targets, margins
-        )
-        return tf.tensor_scatter_nd_update(masks, misfits[:, None], refitted)
+        refitted = _grow_to_counts(render, params, current, targets, margins)
+        return tf.where(misfits[:, None, None, None], refitted, masks)
 
-    return tf.cond(tf.size(misfits) > 0, refit, lambda: masks)
+    return tf.cond(tf.reduce_any(misfits), refit, lambda: masks)
 
 
 def _grow_to_counts(render, params, counts, targets, margins):

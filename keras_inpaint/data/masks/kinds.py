@@ -47,6 +47,11 @@ def _stroke_scale(height, width):
     return (height + width) / (2 * _REFERENCE_SIDE)
 
 
+def _rows_spanned(extent):
+    """Most image rows a shape `extent` pixels tall covers (one more for float rounding)."""
+    return math.floor(extent) + 2
+
+
 def center_box(batch_size, height, width, box_height=None, box_width=None):
     """Masks whose hole is the centred box (Context Encoders' center region).
 
@@ -216,7 +221,7 @@ def random_region(
     noise_cols = checks.noise_cells(noise_size, width)
     seeds = draws.split_seed(seed, 2)
     noise = draws.uniform([batch_size, noise_rows, noise_cols, 1], seeds[0], 0.0, 1.0)
-    field = tf.image.resize(noise, [height, width], method="bicubic")
+    field = raster.resize_bicubic(noise, height, width)
     counts = count_low + draws.uniform_index([batch_size], seeds[1], count_high - count_low + 1)
     return raster.top_pixels(field, counts)
 
@@ -272,6 +277,16 @@ def irregular_strokes(
     scale = _stroke_scale(height, width)
     thick_low, thick_high = (v * scale for v in checks.length_range(thickness, "thickness"))
     arc_segments = draws.arc_segments(max(height, width))
+    # Lines cross the whole image; circles are as tall as their diameter; an
+    # arc's segments as their chord and the brush.
+    rows = (
+        (count_high, height),
+        (count_high, _rows_spanned(2 * thick_high)),
+        (
+            count_high * arc_segments,
+            _rows_spanned(draws.arc_chord(max(height, width)) + thick_high),
+        ),
+    )
 
     def draw(n, draw_seed):
         seeds = draws.split_seed(draw_seed, 4)
@@ -288,7 +303,7 @@ def irregular_strokes(
         return {key: tf.concat([lines[key], circles[key], arcs[key]], 1) for key in lines}
 
     def render(capsules, grow):
-        return raster.fill_capsules(capsules, height, width, grow)
+        return raster.fill_capsules(capsules, height, width, grow, rows)
 
     return fitting.shape_masks(
         draw,
@@ -366,6 +381,8 @@ def free_form(
         v * scale / 2 for v in checks.length_range(brush_width, "brush_width")
     )
     max_angle = checks.non_negative(max_angle, "max_angle")
+    # A segment is at most `length_high` tall, plus the brush.
+    rows = ((strokes_high * vertices_high, _rows_spanned(length_high + 2 * radius_high)),)
 
     def draw(n, draw_seed):
         seeds = draws.split_seed(draw_seed, 7)
@@ -401,7 +418,7 @@ def free_form(
         }
 
     def render(capsules, grow):
-        return raster.fill_capsules(capsules, height, width, grow)
+        return raster.fill_capsules(capsules, height, width, grow, rows)
 
     return fitting.shape_masks(
         draw,

@@ -8,7 +8,10 @@ from keras_inpaint.models.pepsi.cell_wise_dense import CellWiseDense
 def _spectral(layer, spectral_norm):
     if not spectral_norm:
         return layer
-    return keras.layers.SpectralNormalization(layer, name=f"{layer.name}_sn")
+    # The power iteration runs in float32: under mixed_float16 the norms of small kernels
+    # (a depthwise kernel has k * k weights per channel) underflow and give NaN. The
+    # wrapped layer keeps its own (mixed) policy.
+    return keras.layers.SpectralNormalization(layer, name=f"{layer.name}_sn", dtype="float32")
 
 
 def apply_red_block(x, filters, kernel_size, separable, spectral_norm, negative_slope, name):
