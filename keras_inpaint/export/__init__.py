@@ -1,6 +1,8 @@
-"""SavedModel export for TF Serving: signatures, size rules, versions, warmup requests."""
+"""Exports: the SavedModel for TF Serving (signatures, size rules, versions, warmup requests)
+and ONNX for onnxruntime."""
 
 from keras_inpaint.contract import BYTES_SIGNATURE, DEFAULT_MAX_SIDE, SIGNATURE
+from keras_inpaint.export.onnx_export import ONNX_FILE, export_onnx
 from keras_inpaint.export.saved_model import (
     EXPORT_INFO_FILE,
     check_model_name,
@@ -24,6 +26,7 @@ __all__ = [
     "BYTES_SIGNATURE",
     "DEFAULT_MAX_SIDE",
     "EXPORT_INFO_FILE",
+    "ONNX_FILE",
     "SIGNATURE",
     "WARMUP_FILE",
     "SizeRule",
@@ -31,6 +34,7 @@ __all__ = [
     "check_model_name",
     "export_max_side",
     "export_name",
+    "export_onnx",
     "export_saved_model",
     "is_abandoned_staging",
     "load_inpainter",

@@ -273,6 +273,54 @@ def _write_error(target, error):
     )
 
 
+def new_version(base_dir, name, version=None):
+    """The folder `<base_dir>/<name>/<version>` of a new version (next free when None).
+
+    Abandoned staging folders of killed exports are removed first; a version
+    that exists raises FileExistsError (versions are never overwritten).
+    """
+    model_dir = Path(base_dir) / name
+    remove_abandoned_staging(model_dir)
+    version = next_version(model_dir) if version is None else int(version)
+    target = model_dir / str(version)
+    if target.exists():
+        raise FileExistsError(
+            f"{target} already exists and is never overwritten; omit --version to use "
+            f"the next free one ({next_version(model_dir)})."
+        )
+    return target
+
+
+def publish_version(target, write, errors=(OSError,)):
+    """Write a version with `write(folder)` into a hidden folder, then rename it to `target`.
+
+    TF Serving ignores folders whose name is not a number, so the temporary
+    folder is invisible to a server until the rename. A failure (one of
+    `errors`) raises the OSError of `_write_error`; nothing is left behind,
+    neither the temporary folder nor the folders above it this call created.
+    """
+    model_dir = target.parent
+    created = [folder for folder in (model_dir.parent, model_dir) if not folder.exists()]
+    staging = model_dir / _staging_name(target.name)
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        write(staging)
+        _publish(staging, target)
+    except FileExistsError:
+        raise
+    except errors as error:
+        raise _write_error(target, error) from error
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
 def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAULT_MAX_SIDE):
     """Write `source` as `<base_dir>/<name>/<version>/` and return that path.
 
@@ -288,38 +336,13 @@ def export_saved_model(source, base_dir, name=None, version=None, max_side=DEFAU
     """
     name = check_model_name(name) if name is not None else export_name(source)
     model = load_inpainter(source)
-    model_dir = Path(base_dir) / name
-    remove_abandoned_staging(model_dir)
-    version = next_version(model_dir) if version is None else int(version)
-    target = model_dir / str(version)
-    if target.exists():
-        raise FileExistsError(
-            f"{target} already exists and is never overwritten; omit --version to use "
-            f"the next free one ({next_version(model_dir)})."
-        )
+    target = new_version(base_dir, name, version)
     rule = SizeRule.for_generator(model.generator)
-    created = [folder for folder in (Path(base_dir), model_dir) if not folder.exists()]
-    staging = model_dir / _staging_name(version)
-    try:
-        model_dir.mkdir(parents=True, exist_ok=True)
-        # TF Serving ignores folders whose name is not a number, so the temporary
-        # folder is invisible to a server until the rename.
-        staging.mkdir()
-        _write_version(model, staging, name, rule, max_side)
-        _publish(staging, target)
-    except FileExistsError:
-        raise
-    except (OSError, tf.errors.OpError) as error:
-        raise _write_error(target, error) from error
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        # Folders this export created and left empty go too.
-        for folder in reversed(created):
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+    publish_version(
+        target,
+        lambda folder: _write_version(model, folder, name, rule, max_side),
+        errors=(OSError, tf.errors.OpError),
+    )
     return target
 
 

@@ -103,7 +103,10 @@ class PredictRoute:
     async def __call__(self, request: Request):
         # Counted once the body has arrived: a slow upload costs a socket (until
         # --request-read-timeout), not a place in the queue.
-        data = await request.body()
+        return await self.answer(await request.body())
+
+    async def answer(self, data):
+        """The response to predict body bytes `data` (a TF Serving REST v1 body)."""
         if self.in_flight >= self.capacity:
             return self._busy()
         self.in_flight += 1

@@ -9,7 +9,11 @@ highest numbered version under `<base>/<name>/` and answer
 
 - `POST /v1/models/<name>:predict`: row (`instances`) and columnar (`inputs`)
   bodies, `signature_name`, `{"b64": ...}` inputs and `*_bytes` outputs;
-- `GET /v1/models/<name>`: the version served and its state;
+- `GET /v1/models/<name>[/versions/<v>]`, `.../metadata` and
+  `POST /v1/models/<name>/versions/<v>:predict` (`tf_serving_routes`);
+- `GET /`: the inpainting page (`keras_inpaint.serving.page_route`);
+- the Open Inference Protocol's (KServe v2) `/v2/...` routes
+  (`keras_inpaint.serving.open_inference_routes`), through the same predict route;
 
 errors are `{"error": message}` with a 4xx status (400 bad body, 404 unknown
 model or path, 405 wrong method, 408 request not received in time, 413 body
@@ -33,10 +37,22 @@ from pathlib import Path
 import litserve
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from litserve.utils import WorkerSetupStatus
 from starlette.exceptions import HTTPException
 
 from keras_inpaint.model_names import check_model_name
+from keras_inpaint.serving.grpc_service import (
+    GrpcModel,
+    PredictionService,
+    add_grpc_server,
+    signature_def_map,
+)
 from keras_inpaint.serving.memory import default_workers, threads_per_worker
+from keras_inpaint.serving.open_inference_routes import (
+    OpenInferenceModel,
+    add_open_inference_routes,
+)
+from keras_inpaint.serving.page_route import mount_page
 from keras_inpaint.serving.predict_route import Lane, PredictRoute
 from keras_inpaint.serving.request_limits import (
     DEFAULT_MAX_BATCH,
@@ -45,6 +61,7 @@ from keras_inpaint.serving.request_limits import (
 )
 from keras_inpaint.serving.saved_model_api import SavedModelAPI
 from keras_inpaint.serving.slow_clients import guarded_protocol
+from keras_inpaint.serving.tf_serving_routes import add_model_routes
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
@@ -87,30 +104,19 @@ def latest_version(model_dir):
     return versions[-1]
 
 
-def _status_body(version):
-    return {
-        "model_version_status": [
-            {
-                "version": str(version),
-                "state": "AVAILABLE",
-                "status": {"error_code": "OK", "error_message": ""},
-            }
-        ]
-    }
-
-
 def _error(status, message):
     return JSONResponse({"error": message}, status_code=status)
 
 
 def _not_found_message(path, names):
     served = ", ".join(f"'{name}'" for name in names)
-    match = re.fullmatch(r"/v1/models/([^/:]+)(?:/.*|:\w+)?", path)
+    match = re.fullmatch(r"/v[12]/models/([^/:]+)(?:/.*|:\w+)?", path)
     if match and match.group(1) not in names:
         return f"model '{match.group(1)}' is not served here; this server serves {served}"
     return (
-        f"no endpoint {path}; this server answers POST /v1/models/<name>:predict and "
-        f"GET /v1/models/<name> for {served}"
+        f"no endpoint {path}; this server answers POST /v1/models/<name>:predict, "
+        "GET /v1/models/<name> (TF Serving REST) and POST /v2/models/<name>/infer, "
+        f"GET /v2/models/<name> (Open Inference Protocol) for {served}"
     )
 
 
@@ -156,6 +162,22 @@ def _lanes(name, folder, version, workers, threads, limits):
     return Lane(api(), 1), Lane(large, workers - 1)
 
 
+def _workers_ready(server, api_paths):
+    """A function telling whether every worker of the lanes at `api_paths` has loaded."""
+    # LitServe keys a worker's state by the last part of its path and its number.
+    prefixes = tuple(f"{path.split('/')[-1]}_" for path in api_paths)
+
+    def ready():
+        states = [
+            state
+            for worker, state in server.workers_setup_status.items()
+            if worker.startswith(prefixes)
+        ]
+        return bool(states) and all(state == WorkerSetupStatus.READY for state in states)
+
+    return ready
+
+
 def build_server(
     model_dirs,
     max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
@@ -164,6 +186,7 @@ def build_server(
     max_batch=DEFAULT_MAX_BATCH,
     max_pixels=DEFAULT_MAX_PIXELS,
     max_queue=DEFAULT_MAX_QUEUE,
+    grpc_address=None,
 ):
     """A `litserve.LitServer` for the latest version of each model folder, and those versions.
 
@@ -180,6 +203,8 @@ def build_server(
         max_batch: most images per request (HTTP 413 above).
         max_pixels: most pixels per request, summed over its images (HTTP 413 above).
         max_queue: requests per model that may wait for a worker; more get HTTP 503.
+        grpc_address: `host:port` for TF Serving's gRPC PredictionService
+            (`grpc_service`); none when None.
     """
     model_dirs = [Path(path) for path in model_dirs]
     # The URL name is the folder name: the export's naming rule applies to it too.
@@ -212,17 +237,22 @@ def build_server(
         max_payload_size=int(max_request_bytes),
         disable_openapi_url=True,
     )
-    for small, large in lanes.values():
+    open_inference_models, grpc_models = [], {}
+    for name, (small, large) in lanes.items():
         route = PredictRoute(server, small, large, limits, timeout, max_queue)
         _replace_predict_route(server, small.api.api_path, route)
         if large is not None:
             _remove_route(server, large.api.api_path)  # reached through `route` only
-    for name, (number, _) in versions.items():
-
-        async def status(number=number):
-            return _status_body(number)
-
-        server.app.add_api_route(f"/v1/models/{name}", status, methods=["GET"])
+        number, folder = versions[name]
+        ready = _workers_ready(server, [lane.api.api_path for lane in (small, large) if lane])
+        open_inference_models.append(OpenInferenceModel(name, number, route, ready))
+        signatures = signature_def_map(folder)
+        add_model_routes(server.app, name, number, route, signatures)
+        grpc_models[name] = GrpcModel(name, number, route, signatures)
+    add_open_inference_routes(server.app, open_inference_models)
+    if grpc_address is not None:
+        add_grpc_server(server.app, PredictionService(grpc_models), grpc_address)
+    mount_page(server, versions, limits, max_request_bytes)  # the page at /
 
     async def http_error(request: Request, error: HTTPException):
         if error.status_code == 404:
@@ -277,6 +307,11 @@ def _raise_open_file_limit(connections):
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
+def _grpc_host(host):
+    # gRPC writes IPv6 addresses in brackets.
+    return f"[{host}]" if ":" in host else host
+
+
 def serve(
     model_dirs,
     host=DEFAULT_HOST,
@@ -290,6 +325,7 @@ def serve(
     max_batch=DEFAULT_MAX_BATCH,
     max_pixels=DEFAULT_MAX_PIXELS,
     max_queue=DEFAULT_MAX_QUEUE,
+    grpc_port=None,
 ):
     """Serve `model_dirs` on `host:port` until interrupted (Ctrl+C or SIGTERM).
 
@@ -308,6 +344,7 @@ def serve(
         max_header_bytes: most bytes of request line and headers (HTTP 431 above).
         max_connections: open connections at most; more get HTTP 503.
         workers, max_batch, max_pixels, max_queue: see `build_server`.
+        grpc_port: also answer TF Serving's gRPC PredictionService on `host:grpc_port`.
 
     Example:
     ```python
@@ -317,13 +354,22 @@ def serve(
     if int(max_connections) < 1:
         raise ValueError(f"max_connections must be at least 1; got {max_connections}")
     protocol = guarded_protocol(request_read_timeout, max_header_bytes)
+    grpc_address = None if grpc_port is None else f"{_grpc_host(host)}:{int(grpc_port)}"
     server, versions = build_server(
-        model_dirs, max_request_bytes, timeout, workers, max_batch, max_pixels, max_queue
+        model_dirs,
+        max_request_bytes,
+        timeout,
+        workers,
+        max_batch,
+        max_pixels,
+        max_queue,
+        grpc_address,
     )
     for name, (number, folder) in versions.items():
         print(
             f"serving {name} version {number} ({folder}) at "
-            f"http://{host}:{port}/v1/models/{name}:predict",
+            f"http://{host}:{port}/v1/models/{name}:predict"
+            + ("" if grpc_address is None else f" and gRPC {grpc_address}"),
             flush=True,
         )
     _raise_open_file_limit(int(max_connections))
