@@ -34,12 +34,8 @@ from pathlib import Path
 
 # Both modules import no TensorFlow, so `--help` stays fast.
 from keras_inpaint.contract import DEFAULT_MAX_SIDE
-from keras_inpaint.default_recipe import DEFAULT_RECIPE
+from keras_inpaint.default_recipe import DEFAULT_RECIPE, PRECISIONS
 from keras_inpaint.tf_log_filter import hide_tensorflow_noise
-
-# `keras_inpaint.training.recipes.PRECISIONS`, spelled out so that `--help` imports no
-# TensorFlow (tests/models/test_precision.py checks the two agree).
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def _train(args):

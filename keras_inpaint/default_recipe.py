@@ -1,12 +1,19 @@
-"""The recipe `keras-inpaint train` and `keras_inpaint.training.train` use when none is given.
+"""The recipe `keras-inpaint train` and `keras_inpaint.training.train` use when none is given,
+and the precisions a run may train under.
 
 Apart from `keras_inpaint.training.recipes` (which imports Keras), so that the
-command line names it in `--help` without importing TensorFlow.
+command line names them in `--help` without importing TensorFlow.
 
 Example:
     >>> from keras_inpaint.default_recipe import DEFAULT_RECIPE
     >>> DEFAULT_RECIPE
     'context_encoder/builtin_64'
+    >>> from keras_inpaint.default_recipe import PRECISIONS
+    >>> PRECISIONS[0]
+    'float32'
 """
 
 DEFAULT_RECIPE = "context_encoder/builtin_64"
+# The Keras dtype policies a run may train under (`training.precision`, `--precision`).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+DEFAULT_PRECISION = "float32"

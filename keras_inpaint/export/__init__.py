@@ -4,9 +4,7 @@ and ONNX for onnxruntime."""
 from keras_inpaint.contract import BYTES_SIGNATURE, DEFAULT_MAX_SIDE, SIGNATURE
 from keras_inpaint.export.onnx_export import ONNX_FILE, export_onnx
 from keras_inpaint.export.saved_model import (
-    EXPORT_INFO_FILE,
     check_model_name,
-    export_max_side,
     export_name,
     export_saved_model,
     is_abandoned_staging,
@@ -21,6 +19,7 @@ from keras_inpaint.export.signatures import (
 )
 from keras_inpaint.export.size_rule import SizeRule
 from keras_inpaint.export.warmup import WARMUP_FILE, read_warmup_requests
+from keras_inpaint.export_info import EXPORT_INFO_FILE, export_max_side
 
 __all__ = [
     "BYTES_SIGNATURE",

@@ -36,7 +36,6 @@ applies to model folders too.
 """
 
 import errno
-import json
 import logging
 import os
 import re
@@ -58,12 +57,12 @@ from keras_inpaint.export.signatures import (
 )
 from keras_inpaint.export.size_rule import SizeRule
 from keras_inpaint.export.warmup import write_warmup_requests
+from keras_inpaint.export_info import write_export_info
 from keras_inpaint.model_names import check_model_name
 from keras_inpaint.models.inpainter import Inpainter
 
 logger = logging.getLogger(__name__)
 
-EXPORT_INFO_FILE = Path("assets.extra") / "keras_inpaint.json"
 # A temporary export folder untouched for this long is abandoned whoever wrote it:
 # an export writes its files within minutes.
 STALE_AFTER_SECONDS = 3600
@@ -134,16 +133,6 @@ def numbered_versions(model_dir):
 def next_version(model_dir):
     """The next free integer version under `model_dir` (1 when empty)."""
     return max(numbered_versions(model_dir), default=0) + 1
-
-
-def export_max_side(version_dir):
-    """The `max_side` an export version was written with, or None when it does not record it."""
-    try:
-        info = json.loads((Path(version_dir) / EXPORT_INFO_FILE).read_text())
-        return int(info["max_side"])
-    except (OSError, ValueError, KeyError, TypeError):
-        # Exports of older releases: their graph still refuses larger images.
-        return None
 
 
 def _host_label():
@@ -362,11 +351,4 @@ def _write_version(model, staging, name, rule, max_side):
     )
     archive.write_out(str(staging), verbose=False)
     write_warmup_requests(staging, name, rule)
-    _write_export_info(staging, max_side)
-
-
-def _write_export_info(staging, max_side):
-    # Read by `export_max_side` without loading the SavedModel.
-    path = staging / EXPORT_INFO_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"max_side": int(max_side)}) + "\n")
+    write_export_info(staging, max_side)

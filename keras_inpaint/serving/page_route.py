@@ -22,10 +22,11 @@ mount_page(server, versions, RequestLimits(), max_request_bytes=64 * 2**20)
 ```
 """
 
-import json
 from pathlib import Path
 
 from fastapi.responses import FileResponse, JSONResponse
+
+from keras_inpaint.export_info import export_max_side
 
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 # The page's files other than index.html, with their media types.
@@ -34,20 +35,8 @@ ASSETS = {
     "page.css": "text/css; charset=utf-8",
 }
 SETTINGS_PATH = "/page/settings.json"
-# Written by `keras_inpaint.export.saved_model` (`EXPORT_INFO_FILE`); read here
-# without importing it, which would load TensorFlow into the HTTP process.
-EXPORT_INFO_FILE = Path("assets.extra") / "keras_inpaint.json"
 # The page's own files may change with the package: browsers check before reusing them.
 NO_STALE_COPY = {"Cache-Control": "no-cache"}
-
-
-def export_max_side(version_dir):
-    """The largest image side an export version takes, or None when it does not record it."""
-    try:
-        info = json.loads((Path(version_dir) / EXPORT_INFO_FILE).read_text())
-        return int(info["max_side"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def page_settings(versions, limits, max_request_bytes):

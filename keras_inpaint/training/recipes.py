@@ -20,7 +20,7 @@ from typing import NamedTuple
 import keras
 
 import keras_inpaint.models  # noqa: F401  (registers every zoo class)
-from keras_inpaint.default_recipe import DEFAULT_RECIPE
+from keras_inpaint.default_recipe import DEFAULT_PRECISION, DEFAULT_RECIPE, PRECISIONS
 from keras_inpaint.resources import read_json, resolve_json
 
 REQUIRED_KEYS = ("name", "image_size", "inpainter", "generator", "optimizers", "data", "training")
@@ -35,9 +35,6 @@ TRAINING_KEYS = (
     "precision",
     "jit_compile",
 )
-# The Keras dtype policies a run may train under (`training.precision`, `--precision`).
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-DEFAULT_PRECISION = "float32"
 
 
 def load_recipe(name_or_path=DEFAULT_RECIPE):
