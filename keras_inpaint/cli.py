@@ -78,6 +78,7 @@ def _train(args):
 def _export(args):
     from keras_inpaint.export import (
         check_model_name,
+        export_litert,
         export_name,
         export_onnx,
         export_saved_model,
@@ -85,17 +86,19 @@ def _export(args):
     )
     from keras_inpaint.inference import load_model
 
-    if args.format == "onnx" and args.max_side != DEFAULT_MAX_SIDE:
+    if args.format != "saved_model" and args.max_side != DEFAULT_MAX_SIDE:
         raise ValueError(
-            "--max-side applies to --format saved_model only: the ONNX model keeps no size limit"
+            "--max-side applies to --format saved_model only: the ONNX and LiteRT models keep "
+            "no size limit"
         )
     name = check_model_name(args.name) if args.name is not None else export_name(args.source)
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
     model = load_model(args.source)
     print(f"exporting {args.source} as {name} under {args.base} ...", file=sys.stderr)
     earlier = numbered_versions(Path(args.base) / name)
-    if args.format == "onnx":
-        path = export_onnx(model, args.base, name=name, version=args.version)
+    if args.format in ("onnx", "litert"):
+        export_file = export_onnx if args.format == "onnx" else export_litert
+        path = export_file(model, args.base, name=name, version=args.version)
         version_dir = path.parent
     else:
         path = export_saved_model(
@@ -376,7 +379,9 @@ def build_parser():
     export.add_argument(
         "source", help="training run directory, .keras file, or a preset's name or folder"
     )
-    export.add_argument("--base", required=True, help="TF Serving model base folder")
+    export.add_argument(
+        "--base", required=True, help="base folder: <base>/<name>/<version>/ is written"
+    )
     export.add_argument(
         "--name",
         help="model name (default: the run directory's name, the .keras file's stem or the "
@@ -394,10 +399,11 @@ def build_parser():
     )
     export.add_argument(
         "--format",
-        choices=("saved_model", "onnx"),
+        choices=("saved_model", "onnx", "litert"),
         default="saved_model",
-        help="saved_model (default: TF Serving, both signatures) or onnx (model.onnx for "
-        "onnxruntime; needs the [onnx] extra; give it a --base folder of its own)",
+        help="saved_model (default: TF Serving, both signatures), onnx (model.onnx for "
+        "onnxruntime; needs the [onnx] extra) or litert (model.tflite for a LiteRT "
+        "interpreter); give onnx and litert a --base folder of their own",
     )
     export.set_defaults(handler=_export)
 

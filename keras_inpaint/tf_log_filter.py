@@ -60,6 +60,8 @@ NOISE = re.compile(
             # The second line of cpu_feature_guard's notice.
             rb"To enable the following instructions: .* in other operations, rebuild TensorFlow "
             rb"with the appropriate compiler flags\.",
+            # The LiteRT interpreter's note when `export --format litert` checks its file.
+            rb"INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.",
         ]
         + [_ABSL + source + rb":\d+\] " + message for source, message in _LOGGED]
     )

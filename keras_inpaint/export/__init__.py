@@ -1,7 +1,8 @@
-"""Exports: the SavedModel for TF Serving (signatures, size rules, versions, warmup requests)
-and ONNX for onnxruntime."""
+"""Exports: the SavedModel for TF Serving (signatures, size rules, versions, warmup requests),
+ONNX for onnxruntime and LiteRT (TensorFlow Lite)."""
 
 from keras_inpaint.contract import BYTES_SIGNATURE, DEFAULT_MAX_SIDE, SIGNATURE
+from keras_inpaint.export.litert_export import LITERT_FILE, export_litert
 from keras_inpaint.export.onnx_export import ONNX_FILE, export_onnx
 from keras_inpaint.export.saved_model import (
     check_model_name,
@@ -25,6 +26,7 @@ __all__ = [
     "BYTES_SIGNATURE",
     "DEFAULT_MAX_SIDE",
     "EXPORT_INFO_FILE",
+    "LITERT_FILE",
     "ONNX_FILE",
     "SIGNATURE",
     "WARMUP_FILE",
@@ -32,6 +34,7 @@ __all__ = [
     "bytes_serving_function",
     "check_model_name",
     "export_max_side",
+    "export_litert",
     "export_name",
     "export_onnx",
     "export_saved_model",

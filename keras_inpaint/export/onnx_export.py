@@ -153,6 +153,29 @@ def example_request(rule, batch_size=2, seed=0):
     return image, mask
 
 
+def check_reproduction(actual, model, image, mask, format_name):
+    """A ValueError unless `actual`, an export's output for `(image, mask)`, matches the
+    TensorFlow serving function within one uint8 level, known pixels exactly."""
+    expected = export_function(model)(tf.constant(image), tf.constant(mask))
+    expected = expected[contract.INPAINTED].numpy()
+    if actual.shape != expected.shape:
+        raise ValueError(
+            f"the {format_name} conversion of {model.name} answers an example request of "
+            f"shape {expected.shape} with shape {actual.shape}; nothing was written. Export "
+            "it with --format saved_model."
+        )
+    known = mask[..., 0] == 0
+    difference = int(np.abs(actual.astype(int) - expected.astype(int)).max())
+    changed = int(np.count_nonzero(actual[known] != image[known]))
+    if difference > 1 or changed:
+        raise ValueError(
+            f"the {format_name} conversion of {model.name} does not reproduce the model "
+            f"(on an example request: largest difference {difference} uint8 levels, "
+            f"{changed} known pixel values changed); nothing was written. Export it with "
+            "--format saved_model."
+        )
+
+
 def check_onnx_model(proto, model):
     """Run `proto` with onnxruntime on `example_request`; a ValueError unless it matches
     the TensorFlow serving function within one uint8 level, known pixels exactly."""
@@ -162,16 +185,7 @@ def check_onnx_model(proto, model):
         proto.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     actual = session.run([contract.INPAINTED], {contract.IMAGE: image, contract.MASK: mask})[0]
-    expected = export_function(model)(tf.constant(image), tf.constant(mask))
-    expected = expected[contract.INPAINTED].numpy()
-    known = mask[..., 0] == 0
-    difference = int(np.abs(actual.astype(int) - expected.astype(int)).max())
-    if difference > 1 or not np.array_equal(actual[known], image[known]):
-        raise ValueError(
-            f"the ONNX conversion of {model.name} does not reproduce the model (largest "
-            f"difference {difference} uint8 levels on an example request); nothing was "
-            "written. Export it with --format saved_model."
-        )
+    check_reproduction(actual, model, image, mask, "ONNX")
 
 
 def export_onnx(source, base_dir, name=None, version=None, opset=DEFAULT_OPSET):

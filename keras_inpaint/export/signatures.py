@@ -114,11 +114,14 @@ def _validate_max_side(max_side):
 def inpaint_uint8(model, rule, image, mask, max_side):
     """uint8 images and masks (nonzero = hole) of any accepted size -> uint8 composite."""
     image, mask = _checked(image, mask, rule, max_side)
-    hole = images.binarize_mask(mask)
+    # The comparison and the select run on int32: LiteRT's builtin NotEqual and
+    # SelectV2 take no uint8, and the values (0..255) are the same.
+    hole = images.binarize_mask(tf.cast(mask, tf.int32))
     masked_image = images.uint8_to_model(image) * (1.0 - hole)
     composite = rule.apply(model, masked_image, hole)
+    filled = tf.cast(images.model_to_uint8(composite), tf.int32)
     # Known pixels come from the request itself, so they round-trip exactly.
-    return tf.where(hole > 0, images.model_to_uint8(composite), image)
+    return tf.cast(tf.where(hole > 0, filled, tf.cast(image, tf.int32)), tf.uint8)
 
 
 def serving_function(model, max_side=DEFAULT_MAX_SIDE):
