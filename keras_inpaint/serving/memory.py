@@ -5,6 +5,9 @@ TensorFlow allocate hundreds of MB to GBs; once freed, glibc's malloc keeps
 most of it in its arenas, so the process stays that large for good.
 `release_free_memory` returns those free pages to the system (`malloc_trim`),
 and is called after every large request in the HTTP process and the workers.
+Its garbage collection walks only what requests made: `freeze_startup_objects`
+sets the objects of a started process (TensorFlow's half a million in a
+worker) aside, which made each collection there take 0.1-0.4 s instead.
 
 Example:
     >>> release_free_memory() in (True, False)
@@ -45,6 +48,17 @@ def release_free_memory():
         return False
     trim(0)
     return True
+
+
+def freeze_startup_objects():
+    """Move every object alive now to the collector's permanent generation.
+
+    Called once a process has started (a worker after loading its model): the
+    objects of the libraries and the model live as long as the process, and
+    full collections (`release_free_memory`) no longer walk them each time.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ import math
 import struct
 
 import numpy as np
+import orjson
 
 from keras_inpaint import contract
 
@@ -148,22 +149,42 @@ def _json_elements(tensor, name, datatype):
 
 
 def _tensor_value(tensor, name, datatype, binary):
-    """One input tensor -> its TF Serving v1 JSON value (nested lists, b64 objects)."""
+    """One input tensor -> its TF Serving v1 JSON value: b64 objects, nested lists, or an array.
+
+    Binary pixels stay a uint8 array (written by orjson, `_v1_body_bytes`).
+    """
     shape = _shape(tensor, name)
     if binary is None:
         elements = _json_elements(tensor, name, datatype)
     elif datatype == "BYTES":
         elements = _byte_elements(binary, name)
     else:
-        elements = np.frombuffer(binary, np.uint8).tolist()
+        elements = np.frombuffer(binary, np.uint8)
     if len(elements) != math.prod(shape):
         raise ValueError(
             f"input '{name}' has {len(elements)} values for its shape {shape} "
             f"({math.prod(shape)} values)"
         )
+    if isinstance(elements, np.ndarray):
+        return elements.reshape(shape)
     if datatype == "BYTES":
         elements = [{"b64": base64.b64encode(item).decode("ascii")} for item in elements]
     return np.array(elements, dtype=object).reshape(shape).tolist()
+
+
+def _v1_body_bytes(body, json_numbers):
+    """The JSON text of a v1 body whose inputs are arrays, b64 objects or JSON values.
+
+    Numbers that came as JSON (`json_numbers`: any JSON value, NaN included) are
+    written by `json`, as they were read; binary pixels, as uint8 arrays, by orjson.
+    """
+    if json_numbers:
+        inputs = {
+            key: value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in body["inputs"].items()
+        }
+        return json.dumps({**body, "inputs": inputs}, separators=(",", ":")).encode()
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def predict_body(request, binary):
@@ -175,7 +196,7 @@ def predict_body(request, binary):
     if len(set(names)) != len(names):
         raise ValueError(f"the request names an input twice: {names}")
     signature, spec = _signature_of(names)
-    offset, inputs = 0, {}
+    offset, inputs, json_numbers = 0, {}, False
     for tensor in tensors:
         name = tensor["name"]
         datatype = DATATYPES[spec.inputs[name]]
@@ -193,13 +214,14 @@ def predict_body(request, binary):
                 )
             part, offset = binary[offset : offset + size], offset + size
         inputs[name] = _tensor_value(tensor, name, datatype, part)
+        json_numbers |= part is None and datatype != "BYTES"
     if offset != len(binary):
         raise ValueError(
             f"the body has {len(binary) - offset} bytes of binary data that no input's "
             "binary_data_size claims"
         )
     body = {"signature_name": signature, "inputs": inputs}
-    return json.dumps(body, separators=(",", ":")).encode(), signature
+    return _v1_body_bytes(body, json_numbers), signature
 
 
 def _wants_binary(request, name):
@@ -241,9 +263,14 @@ def infer_response(answer, request, signature, name, version):
     elif datatype == "BYTES":
         tensor["data"] = [base64.b64encode(item).decode("ascii") for item in files]
     else:
-        tensor["data"] = array.ravel().tolist()
+        tensor["data"] = array.ravel()
     response = {"model_name": name, "model_version": str(version), "outputs": [tensor]}
     if "id" in request:
         response["id"] = request["id"]
-    header = json.dumps(response, separators=(",", ":")).encode()
+    if isinstance(request.get("id", ""), str):
+        header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
+    else:  # any JSON value, as `json` read it (orjson writes no NaN, no integer past 64 bits)
+        if "data" in tensor and isinstance(tensor["data"], np.ndarray):
+            tensor["data"] = tensor["data"].tolist()
+        header = json.dumps(response, separators=(",", ":")).encode()
     return header + binary, (len(header) if binary else None)

@@ -15,9 +15,9 @@ Example:
     $ curl http://127.0.0.1:8501/v2/models/quickstart
 """
 
-import json
 from importlib.metadata import PackageNotFoundError, version
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
@@ -79,7 +79,7 @@ class OpenInferenceModel:
         if answer.status_code != 200:
             return answer
         content, header_length = open_inference.infer_response(
-            json.loads(answer.body), header, signature, self.name, self.version
+            orjson.loads(answer.body), header, signature, self.name, self.version
         )
         if header_length is None:
             return Response(content, media_type="application/json")

@@ -130,7 +130,9 @@ def _b64_pixels(value):
 
 
 def _list_pixels(value):
-    """Height x width of an `[H][W][C]` list (0 for anything shallower)."""
+    """Height x width of an `[H][W][C]` list or array (0 for anything shallower)."""
+    if isinstance(value, np.ndarray):  # read from the body as an array (`pixel_json`)
+        return value.shape[0] * value.shape[1] if value.ndim >= 2 else 0
     if isinstance(value, list) and value and isinstance(value[0], list):
         return len(value) * len(value[0])
     return 0
@@ -155,6 +157,8 @@ def _is_example(value):
     """Whether `value` is one example: a file (`{"b64": ...}` or a string) or `[H][W][C]` lists."""
     if isinstance(value, (dict, str)):
         return not isinstance(value, dict) or "b64" in value
+    if isinstance(value, np.ndarray):  # `pixel_json` arrays have no empty dimension
+        return value.ndim >= 3
     return (
         isinstance(value, list)
         and bool(value)
@@ -170,10 +174,10 @@ def _columns(inputs):
     the worker refuses it with a message about its shape.
     """
     if isinstance(inputs, dict) and "b64" not in inputs:
-        columns = [value for value in inputs.values() if isinstance(value, list)]
+        columns = [value for value in inputs.values() if isinstance(value, list | np.ndarray)]
     else:
-        columns = [inputs] if isinstance(inputs, list) else []
-    return [column for column in columns if column and _is_example(column[0])]
+        columns = [inputs] if isinstance(inputs, list | np.ndarray) else []
+    return [column for column in columns if len(column) and _is_example(column[0])]
 
 
 def count_work(body):

@@ -1,6 +1,5 @@
 """`SavedModelAPI`: one SavedModel version behind TF Serving's predict endpoint, in LitServe."""
 
-import json
 import os
 from pathlib import Path
 
@@ -9,13 +8,14 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 
 from keras_inpaint.op_errors import op_error_message
-from keras_inpaint.serving.memory import paused_gc, release_free_memory
+from keras_inpaint.serving.memory import (
+    freeze_startup_objects,
+    paused_gc,
+    release_free_memory,
+)
 from keras_inpaint.serving.request_body import read_predict_body
 from keras_inpaint.serving.request_limits import RequestLimits, RequestTooLarge
-from keras_inpaint.serving.rest_protocol import (
-    encode_predict_response,
-    parse_predict_body,
-)
+from keras_inpaint.serving.rest_protocol import parse_predict_body, predict_response_bytes
 
 
 def pid_file(pid_dir, worker_id):
@@ -105,6 +105,7 @@ class SavedModelAPI(litserve.LitAPI):
             for name, function in self._signatures.items()
         }
         self._warm_up()
+        freeze_startup_objects()  # collections after large requests skip TensorFlow's objects
 
     def _warm_up(self):
         """Replay the export's warmup requests, as TF Serving does when it loads a version.
@@ -183,10 +184,8 @@ class SavedModelAPI(litserve.LitAPI):
     def encode_response(self, output) -> Response:
         outputs = output.pop("outputs")
         with paused_gc():
-            answer = encode_predict_response(outputs, output["layout"])
+            body = predict_response_bytes(outputs, output["layout"])
             del outputs
-            body = json.dumps(answer, separators=(",", ":"))
-            del answer
         self._after(output["pixels"])
         return Response(content=body, media_type="application/json")
 

@@ -47,7 +47,11 @@ from keras_inpaint.serving.grpc_service import (
     add_grpc_server,
     signature_def_map,
 )
-from keras_inpaint.serving.memory import default_workers, threads_per_worker
+from keras_inpaint.serving.memory import (
+    default_workers,
+    freeze_startup_objects,
+    threads_per_worker,
+)
 from keras_inpaint.serving.open_inference_routes import (
     OpenInferenceModel,
     add_open_inference_routes,
@@ -374,6 +378,7 @@ def serve(
         )
     _raise_open_file_limit(int(max_connections))
     signal.signal(signal.SIGTERM, _stop_on_sigterm(os.getpid()))
+    freeze_startup_objects()  # the HTTP process is forked from this one: it inherits this
     try:
         server.run(
             host=host,
