@@ -8,16 +8,20 @@ path), and the CAM alone on the encoder's features, as compiled
 alternating so that a change of load on a shared machine hits them alike;
 for each `ContextualAttention` implementation. Prints one JSON object:
 `cam_over_rest` = (with CAM - without CAM) / without CAM, `cam_only_over_rest`
-= CAM alone / without CAM. The target is `fused.cam_over_rest` <= 0.5.
+= CAM alone / without CAM. The target is `fused.cam_over_rest` <= 0.5 at
+512x512 and batch 16 (64x64x256 features at the CAM, N = 4096 positions).
 
     python benchmarks/cam_cost.py [--tiny | --quick] [--size 256] [--batch 1] [--runs N]
+        [--implementation fused]
 
 Settings: `--tiny` 64x64 (w = 8), 1 run; `--quick` 256x256, 5 runs; the full
-run 256x256, 15 runs. `--size`, `--batch` and `--runs` override them.
+run 256x256, 15 runs. `--size`, `--batch` and `--runs` override them;
+`--implementation` times one implementation only (default: both).
 """
 
 from benchlib import emit, interleaved_medians, machine_description, parse_setting  # noqa: E402
 
+IMPLEMENTATIONS = ("patches", "fused")
 SETTINGS = {
     "tiny": {"size": 64, "filters": 8, "runs": 1},
     "quick": {"size": 256, "filters": 32, "runs": 5},
@@ -65,6 +69,12 @@ def _add_arguments(parser):
     parser.add_argument("--size", type=int, help="image side (default: the setting's)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--runs", type=int, help="timed runs (default: the setting's)")
+    parser.add_argument(
+        "--implementation",
+        choices=IMPLEMENTATIONS,
+        action="append",
+        help="time only this implementation (repeatable; default: both)",
+    )
 
 
 def main():
@@ -82,7 +92,7 @@ def main():
         "runs": runs,
         "machine": machine_description(),
     }
-    for implementation in ("patches", "fused"):
+    for implementation in args.implementation or IMPLEMENTATIONS:
         result[implementation] = measure(implementation, size, args.batch, runs, filters)
     emit(result)
 
