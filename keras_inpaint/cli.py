@@ -59,6 +59,8 @@ def _train(args):
         deterministic=args.deterministic,
         precision=args.precision,
         jit_compile=args.jit_compile,
+        masks=args.masks,
+        distribute=args.distribute,
     )
     model, baseline = summary["evaluation"]["model"], summary["evaluation"]["mean_fill"]
     print(f"run directory: {summary['out_dir']}")
@@ -362,16 +364,32 @@ def build_parser():
         help="compile the training step with XLA, or not with --no-jit-compile (default: the "
         "recipe's training.jit_compile, else off)",
     )
+    train.add_argument(
+        "--masks",
+        choices=("pipeline", "step"),
+        help="draw the training masks in the input pipeline or inside the training step, on "
+        "the device that runs it (default: the recipe's training.masks, else step with a GPU "
+        "and pipeline without)",
+    )
+    train.add_argument(
+        "--distribute",
+        choices=("mirrored",),
+        help="mirrored: train data-parallel over the visible GPUs of this machine "
+        "(MirroredStrategy; --batch-size is the global batch, a multiple of the GPU count); "
+        "default: one device",
+    )
     train.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     train.add_argument(
         "--backup-every-steps",
         type=positive_int,
-        help="back the whole training state up every N steps (default: a tenth of an epoch)",
+        help="back the whole training state up every N steps (default: a tenth of an epoch, "
+        "at most once a minute)",
     )
     train.add_argument(
         "--backup-every-seconds",
         type=positive_float,
-        help="also back up when this many seconds passed since the last backup",
+        help="a backup also waits this many seconds after the last one (with "
+        "--backup-every-steps: both must have passed)",
     )
     train.set_defaults(handler=_train)
 

@@ -68,6 +68,8 @@ from keras_inpaint.resources import read_json, resolve_json
 SPEC_KEYS = ("name", "description", "source", "image_size", "resize", "masks", "augment")
 REQUIRED_SPEC_KEYS = ("source", "masks")
 RESIZE_MODES = ("random_crop", "center_crop", "resize")
+# Where training masks are drawn: in this pipeline, or in the model's training step.
+MASK_PLACES = ("pipeline", "step")
 DEFAULT_HELDOUT_COUNT = 64
 
 # Crops are shuffled after cropping, when they are small; a source's file
@@ -181,7 +183,14 @@ def image_size_pair(image_size):
 
 
 def build_dataset(
-    spec, image_size=None, batch_size=16, split="train", seed=0, repeat=None, shuffle=None
+    spec,
+    image_size=None,
+    batch_size=16,
+    split="train",
+    seed=0,
+    repeat=None,
+    shuffle=None,
+    masks_in="pipeline",
 ):
     """Batches `((masked_image, mask), image)` for training or evaluation.
 
@@ -196,11 +205,16 @@ def build_dataset(
             `shuffle=True`.
         repeat: repeat forever; default True for training, False for held-out.
         shuffle: shuffle the images; default True for training, False for held-out.
+        masks_in: `"pipeline"` (masks drawn here) or `"step"`: the training
+            split yields the images alone, for a model that draws the spec's
+            masks in its training step (`Inpainter(step_masks=...)`). The
+            held-out split always carries its masks.
 
     Returns:
         `tf.data.Dataset` of `((masked_image, mask), image)`: float32
         `(B, H, W, 3)` in [-1, 1], float32 `(B, H, W, 1)` with 1 = hole, and the
-        ground truth `(B, H, W, 3)`; `masked_image = image * (1 - mask)`.
+        ground truth `(B, H, W, 3)`; `masked_image = image * (1 - mask)`. With
+        `masks_in="step"`, of the images `(B, H, W, 3)` alone.
 
     Example:
         >>> batches = build_dataset("builtin_64_boxes", batch_size=2, split="heldout")
@@ -216,6 +230,13 @@ def build_dataset(
         raise ValueError("no image_size: pass image_size or give the data spec one.")
     size = image_size_pair(spec["image_size"] if image_size is None else image_size)
     training = split == "train"
+    if masks_in not in MASK_PLACES:
+        raise ValueError(f"masks_in={masks_in!r}: use one of {', '.join(MASK_PLACES)}.")
+    if masks_in == "step" and not training:
+        raise ValueError(
+            "masks_in='step' is for the training split; the held-out split carries its own "
+            "masks, so that every evaluation scores the same holes."
+        )
     repeat = training if repeat is None else repeat
     shuffle = training if shuffle is None else shuffle
     mask_fn = masks.make_mask_fn(spec["masks"])
@@ -223,6 +244,8 @@ def build_dataset(
         warn_small_images(spec["source"], size)
         images = _training_images(spec, size, seed, repeat, shuffle)
         batches = images.batch(batch_size, drop_remainder=True)
+        if masks_in == "step":
+            return batches.prefetch(tf.data.AUTOTUNE)
         mask_seed = tf.constant([seed, _MASK_STREAM], tf.int64)
     else:
         images = _heldout_images(spec, size, seed, shuffle)

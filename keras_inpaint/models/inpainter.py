@@ -10,7 +10,11 @@ that is saved with the weights (so schedules survive a resume), loss trackers
 and image-quality metrics.
 
 Batches are `((masked_image, mask), image)` in [-1, 1], mask 1 = hole (see
-docs/ARCHITECTURE.md).
+docs/ARCHITECTURE.md). A model built with `step_masks` (a mask spec) trains
+on batches of images alone and draws each batch's masks inside `train_step`,
+on the device that runs the step, from a stateless seed that a draw counter
+saved with its weights advances (so a resumed run continues the same
+sequence of masks).
 
 Example:
     >>> from keras_inpaint.models.context_encoder import (
@@ -28,6 +32,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_inpaint.data import masks
 from keras_inpaint.metrics import PSNR, MeanL1
 
 
@@ -87,10 +92,30 @@ class Inpainter(keras.Model):
        `discriminator_losses` of the generator's `discriminator_fakes`;
     2. where `train_generator`: the generator takes one step on
        `generator_losses` of its `generator_outputs`, with the adversarial
-       term where `adversarial`; otherwise `frozen_generator_losses` of the
-       composite the discriminator judged (or of the generator's inference
-       output) are logged and no generator variable changes;
+       term (of the discriminator as step 1 left it) where `adversarial`;
+       otherwise `frozen_generator_losses` of the composite the
+       discriminator judged (or of the generator's inference output) are
+       logged and no generator variable changes;
     3. the step counter advances.
+
+    The generator runs once in a step that trains both networks, where the
+    schedule says so while the step is traced (a constant schedule: every
+    step of Context Encoders, PatchGAN and PEPSI) and the wrapper's
+    `shares_generator_pass` is True: the generator's forward pass (its
+    `generator_outputs`, inside its gradient tape) comes first, the
+    discriminator learns from that pass's prediction and composite,
+    gradients stopped, instead of from `discriminator_fakes`, and then the
+    generator's losses read the updated discriminator as before. The
+    trainable weights after the step are the same as with two passes (the
+    generator's output is computed before either update, and the
+    discriminator's update does not touch the generator). Two things
+    change: the generator's BatchNorm moving statistics move once per step
+    instead of twice (as in a step without a discriminator), and a random
+    layer in the generator (a Context Encoder's bottleneck `Dropout`) draws
+    one mask per step, so the discriminator judges the very output the
+    generator's loss is taken on rather than a second, independently
+    dropped-out one. A schedule of tensors (GLCIC's phases) keeps the two
+    passes: which networks train is known only when the step runs.
 
     An optimizer is applied only at steps where its network trains (applying
     one with zero gradients would still move the weights through momentum or
@@ -116,6 +141,15 @@ class Inpainter(keras.Model):
     Args:
         generator: functional generator, inputs `[masked_image, mask]`.
         discriminator: optional discriminator model.
+        step_masks: None (training batches carry their masks), or a mask spec
+            (`{"kind": ...}`, as in a data spec's `masks`): training batches
+            are images alone and `train_step` draws their masks (`draw_masks`).
+            Evaluation batches still carry theirs.
+        mask_seed: int, the first half of the step masks' stateless seeds; the
+            second is the model's `mask_draws` counter, a weight like the step
+            counter, saved and restored with it (a `keras.random.SeedGenerator`
+            is not: its state is not among the weights that `save_weights`
+            and `TrainingBackup` write).
         **kwargs: passed to `keras.Model`; `dtype` defaults to float32 (the networks
             carry any mixed-precision policy).
 
@@ -138,8 +172,12 @@ class Inpainter(keras.Model):
     adversarial_loss_names = ()
     # Terms of `discriminator_losses`: logged only with a discriminator.
     discriminator_loss_names = ("d_loss",)
+    # Whether, in a step that trains both networks, the discriminator may learn from the
+    # generator step's own forward pass (training mode) instead of `discriminator_fakes`:
+    # a wrapper whose fakes differ from that pass (GLCIC's inference-mode fakes) sets False.
+    shares_generator_pass = True
 
-    def __init__(self, generator, discriminator=None, **kwargs):
+    def __init__(self, generator, discriminator=None, step_masks=None, mask_seed=0, **kwargs):
         # The networks carry the dtype policy they were built under (mixed
         # precision computes in them); the model itself stays float32, so
         # calling it does not cast its inputs and the composite is float32.
@@ -147,6 +185,13 @@ class Inpainter(keras.Model):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
+        self.step_masks = dict(step_masks) if step_masks is not None else None
+        self.mask_seed = int(mask_seed)
+        if self.step_masks is not None:
+            self._mask_fn = masks.make_mask_fn(self.step_masks)
+            self.mask_draws = self.add_weight(
+                name="mask_draws", shape=(), dtype="int64", initializer="zeros", trainable=False
+            )
         # The step counter drives schedules; it is a weight of the model, so it is
         # saved by checkpoints and `TrainingBackup` snapshots and a resumed run continues.
         self.step_counter = self.add_weight(
@@ -287,7 +332,9 @@ class Inpainter(keras.Model):
         """The generator's `(prediction, composite)` the discriminator's step learns from.
 
         Default: the generator in training mode (batch statistics, as in its
-        own step), gradients stopped.
+        own step), gradients stopped. Not called in a step where the
+        generator's pass is shared (see the class docstring); a wrapper that
+        overrides it sets `shares_generator_pass = False`.
         """
         prediction = ops.stop_gradient(self.generator([masked_image, mask], training=True))
         return prediction, self.compose(prediction, masked_image, mask)
@@ -359,8 +406,24 @@ class Inpainter(keras.Model):
         else:
             tf.cond(active, lambda: apply(gradients), lambda: None)
 
-    def _discriminator_gradients(self, masked_image, mask, image):
-        prediction, composite = self.discriminator_fakes(masked_image, mask)
+    def _shares_generator_pass(self, schedule):
+        """Whether this step runs the generator once for both networks (class docstring)."""
+        if self.discriminator is None or not self.shares_generator_pass:
+            return False
+        if type(self).discriminator_fakes is not Inpainter.discriminator_fakes:
+            raise ValueError(
+                f"{type(self).__name__} overrides discriminator_fakes but keeps "
+                "shares_generator_pass = True, so its fakes would be ignored in steps that "
+                "train both networks: set shares_generator_pass = False in the class."
+            )
+        both = (schedule.train_generator, schedule.train_discriminator)
+        return all(tf.get_static_value(flag) is True for flag in both)
+
+    def _discriminator_gradients(self, masked_image, mask, image, fakes=None):
+        """D's logged terms, gradients and composite; `fakes` defaults to `discriminator_fakes`."""
+        if fakes is None:
+            fakes = self.discriminator_fakes(masked_image, mask)
+        prediction, composite = fakes
         with tf.GradientTape() as tape:
             losses = self.discriminator_losses(image, prediction, composite, mask, training=True)
             scaled_loss = self.d_optimizer.scale_loss(self._per_replica(losses["d_loss"]))
@@ -372,24 +435,44 @@ class Inpainter(keras.Model):
         zeros = [ops.zeros_like(v) for v in self.discriminator.trainable_variables]
         return terms, zeros, ops.zeros_like(masked_image)
 
-    def _generator_losses(self, masked_image, mask, image, training, adversarial):
-        """`(generator_losses, prediction, composite)` of the `generator_outputs`."""
+    def _generator_forward(self, masked_image, mask, training):
+        """`(prediction, composite, other_outputs)` of the `generator_outputs`."""
         outputs = dict(self.generator_outputs(masked_image, mask, training=training))
         prediction = outputs.pop("prediction")
-        composite = self.compose(prediction, masked_image, mask)
+        return prediction, self.compose(prediction, masked_image, mask), outputs
+
+    def _generator_losses(self, masked_image, mask, image, training, adversarial):
+        """`(generator_losses, prediction, composite)` of the `generator_outputs`."""
+        prediction, composite, outputs = self._generator_forward(masked_image, mask, training)
         losses = self.generator_losses(
             image, prediction, composite, mask, training, adversarial=adversarial, **outputs
         )
         return losses, prediction, composite
 
-    def _generator_gradients(self, masked_image, mask, image, adversarial):
+    def _generator_gradients(self, masked_image, mask, image, adversarial, step_on_fakes=None):
+        """G's logged terms, gradients and composite.
+
+        `step_on_fakes(prediction, composite)`, where given, runs between the
+        generator's forward pass and its losses, outside the tape, on that
+        pass's outputs with gradients stopped (the discriminator's step of a
+        shared pass); it returns terms to log.
+        """
+        terms = {}
         with tf.GradientTape() as tape:
-            losses, _, composite = self._generator_losses(
-                masked_image, mask, image, training=True, adversarial=adversarial
+            prediction, composite, outputs = self._generator_forward(
+                masked_image, mask, training=True
+            )
+            if step_on_fakes is not None:
+                with tape.stop_recording():
+                    terms.update(
+                        step_on_fakes(ops.stop_gradient(prediction), ops.stop_gradient(composite))
+                    )
+            losses = self.generator_losses(
+                image, prediction, composite, mask, True, adversarial=adversarial, **outputs
             )
             scaled_loss = self.g_optimizer.scale_loss(self._per_replica(losses["g_loss"]))
         gradients = tape.gradient(scaled_loss, self.generator.trainable_variables)
-        terms = self._terms(self.generator_loss_names, losses, True)
+        terms.update(self._terms(self.generator_loss_names, losses, True))
         terms.update(self._terms(self.adversarial_loss_names, losses, adversarial))
         return terms, gradients, composite
 
@@ -427,9 +510,67 @@ class Inpainter(keras.Model):
             metric.update_state(image, composite, mask)
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def draw_masks(self, image):
+        """Masks `(B, H, W, 1)` for a batch of images, from `step_masks`.
+
+        Call `k` (counted by the saved `mask_draws` weight) uses the stateless
+        seed `[mask_seed, k]` and advances the counter, so successive batches
+        get new masks and a restored model continues the sequence.
+        """
+        if self.step_masks is None:
+            raise ValueError(
+                f"{self.name} was built without step_masks, so it does not draw masks: pass "
+                "step_masks (a mask spec) to the constructor, or batches that carry masks."
+            )
+        draw = ops.cast(self.mask_draws, "int64")
+        seed = ops.stack([ops.convert_to_tensor(self.mask_seed, "int64"), draw])
+        self.mask_draws.assign_add(1)
+        height, width = image.shape[1], image.shape[2]
+        mask = self._mask_fn(ops.shape(image)[0], height, width, seed)
+        return ops.cast(mask, image.dtype)
+
+    def _training_batch(self, data):
+        """`((masked_image, mask), image)`: `data` itself, or images with masks drawn now."""
+        if self.step_masks is None:
+            return data
+        if isinstance(data, tuple | list):
+            raise ValueError(
+                f"{self.name} draws its masks in the training step (step_masks), so fit() "
+                "takes batches of images alone; build the training data with "
+                "build_dataset(..., masks_in='step')."
+            )
+        image = data
+        mask = self.draw_masks(image)
+        return (image * (1.0 - mask), mask), image
+
     def train_step(self, data):
-        (masked_image, mask), image = data
+        (masked_image, mask), image = self._training_batch(data)
         schedule = self._checked_schedule()
+        if self._shares_generator_pass(schedule):
+            terms, composite = self._shared_pass_step(masked_image, mask, image, schedule)
+        else:
+            terms, composite = self._two_pass_step(masked_image, mask, image, schedule)
+        self.step_counter.assign_add(1)
+        return self._log(terms, image, ops.stop_gradient(composite), mask)
+
+    def _shared_pass_step(self, masked_image, mask, image, schedule):
+        """Both networks train on one generator pass: D steps first, then G (class docstring)."""
+
+        def discriminator_step(prediction, composite):
+            d_terms, d_gradients, _ = self._discriminator_gradients(
+                masked_image, mask, image, fakes=(prediction, composite)
+            )
+            self._apply_when(True, self.d_optimizer, d_gradients, self.discriminator)
+            return d_terms
+
+        terms, g_gradients, composite = self._generator_gradients(
+            masked_image, mask, image, schedule.adversarial, step_on_fakes=discriminator_step
+        )
+        self._apply_when(True, self.g_optimizer, g_gradients, self.generator)
+        return terms, composite
+
+    def _two_pass_step(self, masked_image, mask, image, schedule):
+        """D on `discriminator_fakes` where it trains, then G on its own pass where it trains."""
         terms, judged = {}, None
         if self.discriminator is not None:
             d_terms, d_gradients, judged = _when(
@@ -449,9 +590,8 @@ class Inpainter(keras.Model):
             ),
         )
         self._apply_when(schedule.train_generator, self.g_optimizer, g_gradients, self.generator)
-        self.step_counter.assign_add(1)
         terms.update(g_terms)
-        return self._log(terms, image, ops.stop_gradient(composite), mask)
+        return terms, composite
 
     def test_step(self, data):
         (masked_image, mask), image = data
@@ -468,6 +608,8 @@ class Inpainter(keras.Model):
     # === Config ===
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable}
+        if self.step_masks is not None:
+            config.update(step_masks=self.step_masks, mask_seed=self.mask_seed)
         config["generator"] = keras.saving.serialize_keras_object(self.generator)
         config["discriminator"] = (
             keras.saving.serialize_keras_object(self.discriminator)

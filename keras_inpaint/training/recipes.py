@@ -34,7 +34,11 @@ TRAINING_KEYS = (
     "backup_every_seconds",
     "precision",
     "jit_compile",
+    "masks",
 )
+# Where a run draws its training masks (`training.masks`, `--masks`): in the input
+# pipeline, or in the training step on the device that runs it.
+MASK_PLACES = ("pipeline", "step")
 
 
 def load_recipe(name_or_path=DEFAULT_RECIPE):
@@ -66,6 +70,7 @@ def validate_recipe(recipe, source="recipe"):
         raise ValueError(
             f"{source}: training.jit_compile must be true or false; got {jit_compile!r}."
         )
+    check_mask_place(recipe["training"].get("masks", "pipeline"), source)
     for role in ("inpainter", "generator", "discriminator"):
         if recipe.get(role) is not None:
             registered_class(recipe[role], role, source)
@@ -78,6 +83,15 @@ def check_precision(precision, source="precision"):
         raise ValueError(
             f"{source}: precision must be one of {list(PRECISIONS)} (training.precision in a "
             f"recipe, --precision on the command line); got {precision!r}."
+        )
+
+
+def check_mask_place(masks, source="masks"):
+    """Raise ValueError unless `masks` is one of `MASK_PLACES`."""
+    if masks not in MASK_PLACES:
+        raise ValueError(
+            f"{source}: masks must be one of {list(MASK_PLACES)} (training.masks in a recipe, "
+            f"--masks on the command line); got {masks!r}."
         )
 
 
@@ -218,16 +232,25 @@ def build_optimizer(entry):
     return keras.optimizers.get({"class_name": entry["class"], "config": entry.get("config", {})})
 
 
-def build_inpainter(recipe, compile=True, jit_compile=None):
+def build_inpainter(recipe, compile=True, jit_compile=None, step_masks=None, mask_seed=0):
     """Build the recipe's `Inpainter` (compiled with its optimizers by default).
 
     The networks take the current Keras dtype policy (see `precision_policy`).
     `jit_compile` (default: the recipe's `training.jit_compile`, else False)
-    compiles the training step with XLA.
+    compiles the training step with XLA. `step_masks` (a mask spec) and
+    `mask_seed` make the model draw its training masks in the step
+    (`Inpainter`).
     """
     generator, discriminator = build_networks(recipe)
+    extra = {}
+    if step_masks is not None:
+        extra = {"step_masks": step_masks, "mask_seed": mask_seed}
     model = _instantiate(
-        recipe["inpainter"], "inpainter", generator=generator, discriminator=discriminator
+        recipe["inpainter"],
+        "inpainter",
+        generator=generator,
+        discriminator=discriminator,
+        **extra,
     )
     if compile:
         optimizers = recipe["optimizers"]

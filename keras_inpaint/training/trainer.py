@@ -3,20 +3,20 @@
 `train()` is what `keras-inpaint train` and `train.py` call. Everything goes
 into one run directory (layout in docs/ARCHITECTURE.md).
 
-Crashes: the whole training state (weights, both optimizers, the step
-counter that drives GLCIC's phases and PEPSI's coarse weight, the epoch's
-metric sums) is backed up atomically under `<run>/backup/` every tenth of an
-epoch (or every `backup_every_steps` steps / `backup_every_seconds`) and at
-every epoch end. Running the same command again after a crash, even a SIGKILL mid-epoch, resumes at
-the last backup's step inside its epoch, with the recipe's learning rates and
-a fresh seeded data order; `metrics.csv` keeps one row per epoch. A kill at
-an epoch end loses nothing either: the epoch's backup is published first,
-and the epoch-end files it left unwritten (checkpoint, `metrics.csv` row,
-TensorBoard scalars, sample grid) are written from that backup by the next
-run; every file is written whole or not at all. A finished run (all its
-epochs done) is not retrained nor exported again, only evaluated (and
-exported if it was killed before its export); a larger `epochs` trains it
-further.
+Crashes: the whole training state (weights, both optimizers, the step counter
+that drives GLCIC's phases and PEPSI's coarse weight, the epoch's metric sums)
+is backed up atomically under `<run>/backup/` every tenth of an epoch but at
+most once a minute (or as `backup_every_steps` steps and `backup_every_seconds`
+say) and at every epoch end. Running the same command again after a crash, even
+a SIGKILL mid-epoch, resumes at the last backup's step inside its epoch, with
+the recipe's learning rates and a fresh seeded data order; `metrics.csv` keeps
+one row per epoch. A kill at an epoch end loses nothing either: the epoch's
+backup is published first, and the epoch-end files it left unwritten
+(checkpoint, `metrics.csv` row, TensorBoard scalars, sample grid) are written
+from that backup by the next run; every file is written whole or not at all. A
+finished run (all its epochs done) is not retrained nor exported again, only
+evaluated (and exported if it was killed before its export); a larger `epochs`
+trains it further.
 
 Progress goes to stderr, so that stdout keeps the results: first what is
 starting (recipe, data, epochs x steps, batch size, run directory), then
@@ -70,6 +70,7 @@ from keras_inpaint.training.recipes import (
     DEFAULT_PRECISION,
     DEFAULT_RECIPE,
     build_inpainter,
+    check_mask_place,
     check_precision,
     load_recipe,
     precision_policy,
@@ -78,8 +79,12 @@ from keras_inpaint.training.recipes import (
 
 logger = logging.getLogger(__name__)
 
-# By default a killed run loses at most a tenth of an epoch of training.
+# By default a killed run loses at most a tenth of an epoch or a minute of training.
 DEFAULT_BACKUPS_PER_EPOCH = 10
+# With neither interval given, a mid-epoch backup also waits this long after the last one.
+DEFAULT_BACKUP_SECONDS = 60
+# The distribution strategies `train(distribute=...)` and `--distribute` accept.
+DISTRIBUTIONS = ("mirrored",)
 
 
 class TrainingDivergedError(ValueError):
@@ -239,6 +244,14 @@ def _describe_data(spec):
     return f"{name} ({where[source['type']]})"
 
 
+def _describe_replicas(strategy):
+    """`, N replicas (devices)` for a distributed run, else nothing."""
+    if strategy is tf.distribute.get_strategy():
+        return ""
+    devices = ", ".join(strategy.extended.worker_devices)
+    return f", {strategy.num_replicas_in_sync} replicas ({devices})"
+
+
 def _finished_message(out_dir, done, step, epochs, exporting=False):
     """What `train` says instead of training a run that has done all its epochs."""
     if exporting:
@@ -325,6 +338,51 @@ def enable_determinism():
         )
 
 
+def mask_place(masks, settings):
+    """Where the run draws its training masks: `masks`, the recipe's, or by the devices.
+
+    An explicit `masks` (`--masks`) wins, then the recipe's `training.masks`;
+    otherwise `"step"` when TensorFlow sees a GPU (the masks are then made on
+    it, inside the step) and `"pipeline"` on a CPU.
+    """
+    if masks is None:
+        masks = settings.get("masks")
+    if masks is None:
+        masks = "step" if tf.config.list_physical_devices("GPU") else "pipeline"
+    check_mask_place(masks)
+    return masks
+
+
+def distribution_strategy(distribute):
+    """The `tf.distribute` strategy a run trains under: None, the default (one device).
+
+    `"mirrored"`: `MirroredStrategy` over every visible GPU, or, without one,
+    over the logical CPU devices (one, unless the process split its CPU with
+    `tf.config.set_logical_device_configuration`). Each step's batch is
+    split among the replicas, so the batch size must be a multiple of their
+    number. One machine only: Keras 3 cannot train with
+    `MultiWorkerMirroredStrategy` (keras-team/keras#20585).
+    """
+    if distribute is None:
+        return tf.distribute.get_strategy()
+    if distribute not in DISTRIBUTIONS:
+        raise ValueError(
+            f"distribute={distribute!r}: use one of {list(DISTRIBUTIONS)} (--distribute), or "
+            "leave it out to train on one device."
+        )
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
+
+
+def _check_replica_batch(strategy, batch_size):
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(
+            f"batch size {batch_size} does not split evenly among {replicas} replicas: pass a "
+            f"--batch-size that is a multiple of {replicas}."
+        )
+
+
 def evaluate_heldout(model, heldout):
     """Score the model and mean fill on the same held-out batches."""
     methods = {
@@ -353,6 +411,8 @@ def train(
     deterministic=False,
     precision=None,
     jit_compile=None,
+    masks=None,
+    distribute=None,
 ):
     """Train a recipe and write a complete run directory.
 
@@ -368,10 +428,11 @@ def train(
             line per epoch; 1 or "auto" (default) also a line redrawn during
             each epoch when stderr is a terminal.
         backup_every_steps: back up the training state every this many steps
-            (default: the recipe's `backup_every_steps`, else a tenth of an
-            epoch unless `backup_every_seconds` is set).
-        backup_every_seconds: also back up when this much time passed since
-            the last backup (default: the recipe's `backup_every_seconds`).
+            (default: the recipe's `backup_every_steps`; with neither interval
+            given, a tenth of an epoch and `DEFAULT_BACKUP_SECONDS`).
+        backup_every_seconds: a mid-epoch backup also waits this many seconds
+            after the last one (default: the recipe's `backup_every_seconds`;
+            0: by steps only).
             Every epoch end is backed up too.
         data_dir: a folder of images to train on instead of the data spec's
             source (the spec's masks, size and augmentation are kept).
@@ -394,6 +455,16 @@ def train(
             networks are built.
         jit_compile: compile the training step with XLA (default: the
             recipe's `training.jit_compile`, else False).
+        masks: where the training masks are drawn: `"pipeline"` (the input
+            pipeline, on the host) or `"step"` (the training step, from
+            stateless seeds advanced by a draw counter that is a weight of
+            the model, saved with the backups, so a resumed run continues the
+            same sequence of masks). Default: the recipe's
+            `training.masks`, else `"step"` with a GPU and `"pipeline"`
+            without (`mask_place`). Held-out masks always come from the pipeline.
+        distribute: None (one device) or `"mirrored"`: data-parallel over the
+            visible GPUs (`distribution_strategy`); the batch size is the
+            global one and must be a multiple of the number of replicas.
 
     Returns:
         dict with `out_dir`, `history`, `evaluation` (held-out metrics of the
@@ -424,6 +495,9 @@ def train(
     check_precision(precision)
     if jit_compile is None:
         jit_compile = settings.get("jit_compile", False)
+    masks = mask_place(masks, settings)
+    strategy = distribution_strategy(distribute)
+    _check_replica_batch(strategy, settings["batch_size"] if batch_size is None else batch_size)
     for key, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
         if value is not None:
             settings[key] = value
@@ -435,14 +509,18 @@ def train(
         backup_every_seconds = settings.get("backup_every_seconds")
     if backup_every_steps is None and backup_every_seconds is None:
         backup_every_steps = max(1, settings["steps_per_epoch"] // DEFAULT_BACKUPS_PER_EPOCH)
+        backup_every_seconds = DEFAULT_BACKUP_SECONDS
     out_dir = _prepare_run_dir(
         out_dir or Path("runs") / recipe["name"], recipe, data_spec, init_preset
     )
     keras.utils.set_random_seed(seed)
     # Layers take the global dtype policy when they are built; it is restored
     # right after, so nothing else in this process trains or exports under it.
-    with precision_policy(precision):
-        model = build_inpainter(recipe, jit_compile=jit_compile)
+    step_masks = data_spec["masks"] if masks == "step" else None
+    with precision_policy(precision), strategy.scope():
+        model = build_inpainter(
+            recipe, jit_compile=jit_compile, step_masks=step_masks, mask_seed=seed
+        )
     size = recipe["image_size"]
     total_epochs, steps = settings["epochs"], settings["steps_per_epoch"]
     heldout = build_dataset(data_spec, size, settings["batch_size"], "heldout", seed=seed)
@@ -455,7 +533,8 @@ def train(
             f"run {out_dir}: recipe {recipe['name']}{preset}\n"
             f"  data: {_describe_data(data_spec)}\n"
             f"  {settings['epochs']} epochs x {settings['steps_per_epoch']} steps, "
-            f"batch size {settings['batch_size']}, seed {seed}",
+            f"batch size {settings['batch_size']}, seed {seed}"
+            f"{_describe_replicas(model.distribute_strategy)}",
             file=sys.stderr,
             flush=True,
         )
@@ -497,7 +576,9 @@ def train(
         # it does not replay the batches of the run's start.
         step = int(keras.ops.convert_to_numpy(model.step_counter))
         data_seed = seed if step == 0 else seed + step
-        batches = build_dataset(data_spec, size, settings["batch_size"], "train", seed=data_seed)
+        batches = build_dataset(
+            data_spec, size, settings["batch_size"], "train", seed=data_seed, masks_in=masks
+        )
         return model.fit(
             batches,
             initial_epoch=first_epoch,

@@ -32,6 +32,8 @@ def tiny_glcic_recipe(tmp_path):
         "epochs": EPOCHS,
         "steps_per_epoch": STEPS,
         "validation_batches": 1,
+        # A tenth of an epoch, by steps only (the default also waits a minute).
+        "backup_every_steps": max(1, STEPS // 10),
     }
     path = tmp_path / "glcic_crash_32.json"
     path.write_text(json.dumps(recipe))

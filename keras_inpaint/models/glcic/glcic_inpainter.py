@@ -42,7 +42,8 @@ class GLCICInpainter(Inpainter):
     and 3 the fakes D learns from are the generator's inference-mode output
     (BatchNorm moving statistics), so that in phase 2 no generator variable
     changes, BatchNorm statistics included; the generator's own step uses
-    batch statistics as usual.
+    batch statistics as usual. Phase 3 therefore runs the generator twice
+    (`shares_generator_pass` is False).
 
     D's local branch sees a patch centred on each fake's hole. For a real
     image it sees, with `real_patch="random"`, a patch of the same size at a
@@ -87,6 +88,9 @@ class GLCICInpainter(Inpainter):
 
     generator_loss_names = ("g_loss", "rec_loss")
     adversarial_loss_names = ("adv_loss",)
+    # D's fakes are the inference-mode output (`discriminator_fakes`), not the training-mode
+    # pass of the generator's step, so phase 3 runs the generator twice.
+    shares_generator_pass = False
 
     def __init__(
         self,

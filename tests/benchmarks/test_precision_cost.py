@@ -1,0 +1,72 @@
+"""benchmarks/precision_cost.py: its variants are what they are named, and --tiny prints its JSON.
+
+No timing is asserted (figures belong in benchmarks/RESULTS.md).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "model",
+    "recipe",
+    "image_size",
+    "batch",
+    "float32_s",
+    "mixed_bfloat16_s",
+    "xla_s",
+    "bfloat16_speedup",
+    "xla_speedup",
+    "masks_step_s",
+    "masks_pipeline_s",
+    "masks_step_over_pipeline",
+}
+
+
+@pytest.fixture
+def precision_cost(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import precision_cost
+
+    return precision_cost
+
+
+def test_each_variant_builds_the_model_it_names(precision_cost):
+    recipe = precision_cost._recipe("context_encoder/builtin_64", {})
+    bfloat16 = precision_cost._model(recipe, "mixed_bfloat16")
+    assert bfloat16.generator.dtype_policy.name == "mixed_bfloat16"
+    assert precision_cost._model(recipe).generator.dtype_policy.name == "float32"
+    assert precision_cost._model(recipe, jit_compile=True).jit_compile is True
+    in_step = precision_cost._model(recipe, step_masks={"kind": "center_box"})
+    assert in_step.step_masks == {"kind": "center_box"}
+
+
+@pytest.mark.large
+def test_precision_cost_tiny_prints_documented_json():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "precision_cost.py"), "--tiny"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert (report["benchmark"], report["setting"]) == ("precision_cost", "tiny")
+    (result,) = report["results"]
+    assert set(result) == KEYS
+    assert (result["recipe"], result["image_size"], result["batch"]) == (
+        "context_encoder/builtin_64",
+        64,
+        2,
+    )
+    for key in ("float32_s", "mixed_bfloat16_s", "xla_s", "masks_step_s", "masks_pipeline_s"):
+        assert result[key] > 0, key
+    assert result["masks_pipeline_s"] >= result["float32_s"]
