@@ -27,6 +27,7 @@ from keras_inpaint.models.inpainter import Inpainter
 from keras_inpaint.models.patch_gan import PatchGANDiscriminator
 from keras_inpaint.models.pconv_unet import PConvInpainter, PConvUNet
 from keras_inpaint.models.pepsi import PEPSIGenerator, PEPSIInpainter, REDDiscriminator
+from keras_inpaint.training.recipes import load_recipe
 
 # What TensorFlow's C++ logging looks like on stderr: none of it may reach a user of the
 # command line (tests/test_cli_quiet.py, and every documented command in tests/test_docs.py).
@@ -85,7 +86,10 @@ def _with_discriminator(model_class, generator, discriminator, **kwargs):
     return model
 
 
-def _tiny_context_encoder_center():
+def tiny_context_encoder_center(optimizer=None, discriminator_optimizer=None, **inpainter_kwargs):
+    """A compiled 32x32 centre Context Encoder (it predicts the central 16x16) with a
+    DCGAN critic on that centre. `inpainter_kwargs` go to `ContextEncoderInpainter`
+    (e.g. `overlap_width`); both optimizers default to Adam(1e-3)."""
     generator = ContextEncoderGenerator(
         image_size=32,
         variant="center",
@@ -94,7 +98,9 @@ def _tiny_context_encoder_center():
         decoder_filters=[8, 8],
     )
     critic = DCGANDiscriminator(image_size=16, filters=[8, 8])
-    return _with_discriminator(ContextEncoderInpainter, generator, critic)
+    model = ContextEncoderInpainter(generator, critic, **inpainter_kwargs)
+    model.compile(optimizer or _adam(), discriminator_optimizer or _adam())
+    return model
 
 
 def _tiny_context_encoder_alexnet():
@@ -148,7 +154,7 @@ def _tiny_pconv_unet():
 
 # Every wrapper of the zoo, tiny: `{name: (builder, image size)}`.
 TINY_WRAPPERS = {
-    "context_encoder_center": (_tiny_context_encoder_center, 32),
+    "context_encoder_center": (tiny_context_encoder_center, 32),
     "context_encoder_alexnet": (_tiny_context_encoder_alexnet, 96),
     "patch_gan": (_tiny_patch_gan, 32),
     "glcic": (_tiny_glcic, 32),
@@ -302,3 +308,25 @@ def write_photos(folder, count=12, size=40, heldout=4):
     (folder / "train.txt").write_text("\n".join(names[:-heldout]) + "\n")
     (folder / "val.txt").write_text("\n".join(names[-heldout:]) + "\n")
     return folder
+
+
+def tiny_recipe(folder, epochs=1, steps=2, batch_size=4, **training):
+    """The default recipe (context_encoder/builtin_64) shrunk to a few thousand weights,
+    saved as `folder/tiny_64.json`; `training` adds keys to its training section (e.g.
+    `precision`)."""
+    recipe = load_recipe("context_encoder/builtin_64")
+    recipe["name"] = "tests/tiny_64"
+    recipe["generator"]["config"].update(
+        encoder_filters=[4, 4, 4, 4], bottleneck=8, decoder_filters=[4, 4, 4, 4]
+    )
+    recipe["discriminator"]["config"].update(filters=4)
+    recipe["training"] = {
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "steps_per_epoch": steps,
+        "validation_batches": 1,
+        **training,
+    }
+    path = folder / "tiny_64.json"
+    path.write_text(json.dumps(recipe))
+    return path

@@ -22,6 +22,11 @@ OWN_SCRIPTS = (
     "cli_startup",
     "determinism_cost",
 )
+# benchmarks/serving_load.py --tiny is run and checked by tests/reliability/test_server_load.py.
+TINY_RUN_SCRIPTS = ("masks", *OWN_SCRIPTS)
+MASK_KINDS = {"random_boxes", "random_region", "irregular_strokes", "free_form"}
+SHAPE_KINDS = {"random_boxes", "irregular_strokes", "free_form"}
+HOLE_RATIO_KEYS = {"mean", "p10", "p50", "p90"}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +37,8 @@ def tiny_run(tmp_path_factory):
             sys.executable,
             str(ROOT / "benchmarks" / "run_all.py"),
             "--tiny",
+            "--only",
+            ",".join(TINY_RUN_SCRIPTS),
             "--jobs",
             "2",
             "--output",
@@ -81,6 +88,31 @@ def test_models_json_keys(tiny_run):
     assert {"batch", "recipe_batch", "seconds_per_batch", "seconds_per_image"} <= set(
         entry["train_step"]
     )
+
+
+@pytest.mark.large
+def test_masks_json_keys(tiny_run):
+    report = _result(tiny_run[0], "masks")
+    assert report["benchmark"] == "masks"
+    assert report["setting"] == "tiny"
+    assert report["batch"] == 4
+    results = report["results"]
+    assert {result["kind"] for result in results} == MASK_KINDS
+    for result in results:
+        assert result["size"] == 32
+        for key in ("ours_masks_per_s", "reference_masks_per_s", "ratio", "ours_seconds_per_mask"):
+            assert result[key] > 0, key
+        for key in ("ours_hole_ratio", "reference_hole_ratio"):
+            summary = result[key]
+            assert set(summary) == HOLE_RATIO_KEYS
+            assert 0 <= summary["p10"] <= summary["p50"] <= summary["p90"] <= 1
+        if result["kind"] in SHAPE_KINDS:
+            exact = result["ours_exact_ratio"]
+            assert exact["hole_ratio"] == [0.2, 0.3]
+            assert exact["masks_per_s"] > 0
+    # Our generators honour their own ratio option: random_region's default range.
+    region = next(result for result in results if result["kind"] == "random_region")
+    assert 0.2 <= region["ours_hole_ratio"]["p10"] <= region["ours_hole_ratio"]["p90"] <= 0.3
 
 
 @pytest.mark.large

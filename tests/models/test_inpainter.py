@@ -12,27 +12,15 @@ from test_case import (
     run_on_two_cpus,
     snapshot,
     tiny_context_encoder,
+    tiny_context_encoder_center,
 )
 
-from keras_inpaint.models.context_encoder import (
-    ContextEncoderGenerator,
-    ContextEncoderInpainter,
-    DCGANDiscriminator,
-)
+from keras_inpaint.models.context_encoder import ContextEncoderInpainter, DCGANDiscriminator
 from keras_inpaint.models.inpainter import TrainingSchedule
 
 
 def tiny_center():
-    generator = ContextEncoderGenerator(
-        image_size=32,
-        variant="center",
-        encoder_filters=[8, 8, 8],
-        bottleneck=16,
-        decoder_filters=[8, 8],
-    )
-    model = ContextEncoderInpainter(generator, DCGANDiscriminator(image_size=16, filters=[8, 8]))
-    model.compile(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-4))
-    return model
+    return tiny_context_encoder_center(keras.optimizers.Adam(2e-3), keras.optimizers.Adam(2e-4))
 
 
 def test_call_keeps_known_pixels_exactly():

@@ -22,7 +22,9 @@ def compile_with_xla(model):
 
 
 # Batch 1 for every wrapper; batch 2 where the batch once mattered (the AlexNet encoder's einsum).
-CASES = [(wrapper, 1) for wrapper in sorted(TINY_WRAPPERS)] + [("context_encoder_alexnet", 2)]
+# GLCIC's batch-1 step is the phase-switch test's: it trains G, then D, then both.
+CASES = [(wrapper, 1) for wrapper in sorted(TINY_WRAPPERS) if wrapper != "glcic"]
+CASES += [("context_encoder_alexnet", 2)]
 
 
 @pytest.mark.large
@@ -50,8 +52,12 @@ def test_glcic_switches_phase_inside_one_compiled_step(batch_size):
     model = GLCICInpainter(generator_only.generator, generator_only.discriminator, tc=1, td=1)
     compile_with_xla(model)
     batches = tf.data.Dataset.from_tensors(random_batch(batch_size, size)).repeat()
+    generator_before = snapshot(model.generator.trainable_variables)
     discriminator_before = snapshot(model.discriminator.trainable_variables)
     history = model.fit(batches, epochs=3, steps_per_epoch=1, verbose=0)
+    for name, values in history.history.items():
+        assert np.all(np.isfinite(values)), f"{name} is not finite: {values}"
     assert history.history["d_loss"][0] == 0.0 and history.history["d_loss"][2] > 0.0
+    assert changed(generator_before, model.generator.trainable_variables)
     assert changed(discriminator_before, model.discriminator.trainable_variables)
     assert int(model.step_counter.numpy()) == 3

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
-from test_case import random_batch
+from test_case import random_batch, tiny_context_encoder_center
 
 from keras_inpaint.losses import generator_bce, generator_minimax_bce, hole_l1, valid_l1
 from keras_inpaint.losses import total_variation as masked_total_variation
@@ -33,7 +33,6 @@ from keras_inpaint.losses.perceptual import gram_matrix
 from keras_inpaint.models.context_encoder import (
     ContextEncoderGenerator,
     ContextEncoderInpainter,
-    DCGANDiscriminator,
 )
 from keras_inpaint.models.glcic import GLCICDiscriminator, GLCICGenerator, GLCICInpainter
 from keras_inpaint.models.patch_gan import PatchGANDiscriminator
@@ -254,18 +253,9 @@ def test_context_encoder_full_image_outer_overlap_band_and_adversarial_weights()
 
 def test_context_encoder_centre_inner_overlap_band_and_adversarial_weights():
     keras.utils.set_random_seed(2)
-    generator = ContextEncoderGenerator(
-        image_size=32,
-        variant="center",
-        encoder_filters=[8, 8, 8],
-        bottleneck=16,
-        decoder_filters=[8, 8],
+    model = tiny_context_encoder_center(
+        sgd(), sgd("discriminator"), overlap_width=3, overlap_side="inside"
     )
-    discriminator = DCGANDiscriminator(image_size=16, filters=[8, 8])
-    model = ContextEncoderInpainter(
-        generator, discriminator, overlap_width=3, overlap_side="inside"
-    )
-    model.compile(sgd(), sgd("discriminator"))
     batch = box_batch([(8, 24, 8, 24)] * 2)
     # The hole is the predicted 16x16 centre; its 3-px inner border is the band.
     band = np.ones((2, 16, 16, 1), np.float32)

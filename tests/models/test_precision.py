@@ -8,8 +8,6 @@ is checked, and the global policy is restored after a run. See
 https://keras.io/api/mixed_precision/ for the policies.
 """
 
-import json
-
 import keras
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from test_case import (
     assert_export_matches,
     assert_fit_step_trains,
     random_batch,
+    tiny_recipe,
 )
 
 from keras_inpaint import cli
@@ -199,25 +198,6 @@ def test_the_command_line_offers_the_recipes_precisions():
         cli.build_parser().parse_args(["train", "--precision", "float16"])
 
 
-def tiny_recipe(tmp_path, precision):
-    recipe = load_recipe("context_encoder/builtin_64")
-    recipe["name"] = "tests/tiny_precision"
-    recipe["generator"]["config"].update(
-        encoder_filters=[4, 4, 4, 4], bottleneck=8, decoder_filters=[4, 4, 4, 4]
-    )
-    recipe["discriminator"]["config"].update(filters=4)
-    recipe["training"] = {
-        "batch_size": 2,
-        "epochs": 1,
-        "steps_per_epoch": 1,
-        "validation_batches": 1,
-        "precision": precision,
-    }
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(recipe))
-    return path
-
-
 @pytest.mark.large
 def test_a_run_trains_under_the_recipes_precision_and_restores_the_policy(tmp_path, monkeypatch):
     built = []
@@ -227,7 +207,7 @@ def test_a_run_trains_under_the_recipes_precision_and_restores_the_policy(tmp_pa
         return built[-1]
 
     monkeypatch.setattr(trainer, "build_inpainter", build_and_keep)
-    recipe = tiny_recipe(tmp_path, "mixed_bfloat16")
+    recipe = tiny_recipe(tmp_path, steps=1, batch_size=2, precision="mixed_bfloat16")
     summary = train(recipe, out_dir=tmp_path / "run", export=False, verbose=0, jit_compile=True)
     assert keras.mixed_precision.dtype_policy().name == "float32"
     assert np.isfinite(summary["history"]["g_loss"]).all()
@@ -238,7 +218,7 @@ def test_a_run_trains_under_the_recipes_precision_and_restores_the_policy(tmp_pa
 
 
 def test_a_bad_precision_fails_before_the_run_directory_is_made(tmp_path):
-    recipe = tiny_recipe(tmp_path, "float32")
+    recipe = tiny_recipe(tmp_path, steps=1, batch_size=2, precision="float32")
     with pytest.raises(ValueError, match="precision must be one of"):
         train(recipe, out_dir=tmp_path / "run", precision="float64", verbose=0)
     assert not (tmp_path / "run").exists()

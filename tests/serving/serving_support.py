@@ -5,6 +5,10 @@ Imported as `serving.serving_support` from tests/export and tests/serving alike
 (tests/ is on sys.path; tests/serving is a namespace package there).
 """
 
+import shutil
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -97,3 +101,30 @@ except urllib.error.HTTPError as error:
     body = error.read()
 open(out, "wb").write(body) if out else sys.stdout.buffer.write(body)
 """
+
+
+def run_curl_blocks(blocks, replacements, folder, timeout=120):
+    """The stdout (text) of each bash block of the docs, run with `bash -euo pipefail` in
+    `folder` after replacing each key of `replacements` by its value (the documented host
+    and model by the test server's); a block that fails fails the test with its stderr.
+    Without curl, `CURL_STAND_IN` sends the same requests."""
+    prelude = ""
+    if shutil.which("curl") is None:
+        stand_in = folder / "curl.py"
+        stand_in.write_text(CURL_STAND_IN)
+        prelude = f'curl() {{ "{sys.executable}" "{stand_in}" "$@"; }}\n'
+    answers = []
+    for block in blocks:
+        script = block
+        for old, new in replacements.items():
+            script = script.replace(old, new)
+        completed = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", prelude + script],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert completed.returncode == 0, completed.stderr
+        answers.append(completed.stdout)
+    return answers

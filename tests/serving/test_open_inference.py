@@ -5,7 +5,6 @@ through raw JSON and through Triton's own HTTP client (binary tensors)."""
 import base64
 import json
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serving.serving_support import CURL_STAND_IN, photo_and_hole
+from serving.serving_support import photo_and_hole, run_curl_blocks
 from test_case import tiny_fully_convolutional
 
 from keras_inpaint import contract
@@ -308,23 +307,8 @@ def docs_section():
 def test_the_curl_examples_of_the_docs_run_against_the_server(served, tmp_path):
     blocks = re.findall(r"```bash[^\n]*\n(.*?)```", docs_section(), re.S)
     assert len(blocks) == 2
-    prelude = ""
-    if shutil.which("curl") is None:  # a Python stand-in for curl
-        (tmp_path / "curl.py").write_text(CURL_STAND_IN)
-        prelude = f'curl() {{ "{sys.executable}" "{tmp_path / "curl.py"}" "$@"; }}\n'
-    answers = []
-    for block in blocks:
-        script = block.replace("http://localhost:8501", served.url)
-        script = script.replace("/v2/models/quickstart", "/v2/models/fcn")
-        completed = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", prelude + script],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=tmp_path,
-        )
-        assert completed.returncode == 0, completed.stderr
-        answers.append(completed.stdout)
+    replacements = {"http://localhost:8501": served.url, "/v2/models/quickstart": "/v2/models/fcn"}
+    answers = run_curl_blocks(blocks, replacements, tmp_path)
     ready, metadata = answers[0].replace("}{", "}\n{").splitlines()
     assert json.loads(ready) == {"ready": True}
     assert json.loads(metadata) == model_metadata("fcn", 1)

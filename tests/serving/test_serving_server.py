@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving.serving_support import (
-    CURL_STAND_IN,
     assert_close_and_known_exact,
     keras_reference,
     photo_and_hole,
+    run_curl_blocks,
 )
 from test_case import tiny_context_encoder, tiny_fully_convolutional
 
@@ -358,23 +358,11 @@ def test_the_curl_examples_of_the_docs_run_against_the_server(server, tmp_path):
     image, mask = photo_and_hole(1, 50, 77, seed=13)
     (tmp_path / "photo.png").write_bytes(client.encode_png(image[0]))
     (tmp_path / "hole.png").write_bytes(client.encode_png(mask[0]))
-    # Without curl, the same requests are sent by a Python stand-in for the curl calls.
-    prelude = ""
-    if shutil.which("curl") is None:
-        (tmp_path / "curl.py").write_text(CURL_STAND_IN)
-        prelude = f'curl() {{ "{sys.executable}" "{tmp_path / "curl.py"}" "$@"; }}\n'
-    answers = []
-    for block in blocks:
-        script = block.replace("localhost:8501", server.url.split("//")[1])
-        script = script.replace("/v1/models/quickstart", "/v1/models/context_encoder_builtin_64")
-        completed = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", prelude + script],
-            cwd=tmp_path,
-            capture_output=True,
-            timeout=120,
-        )
-        assert completed.returncode == 0, completed.stderr
-        answers.append(completed.stdout)
+    replacements = {
+        "localhost:8501": server.url.split("//")[1],
+        "/v1/models/quickstart": "/v1/models/context_encoder_builtin_64",
+    }
+    answers = run_curl_blocks(blocks, replacements, tmp_path)
     status, rows, columns = (json.loads(answer) for answer in answers[:3])
     assert status["model_version_status"][0]["state"] == "AVAILABLE"
     assert np.asarray(rows["predictions"]).shape == (1, 2, 3, 3)

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving.serving_support import photo_and_hole
+from serving.serving_support import photo_and_hole, run_curl_blocks
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -78,6 +78,14 @@ def predict_request(signature="serving_default", **inputs):
     return request
 
 
+def metadata_request(field):
+    """A GetModelMetadata request for the served fcn's `field`."""
+    request = get_model_metadata_pb2.GetModelMetadataRequest()
+    request.model_spec.name = "fcn"
+    request.metadata_field.append(field)
+    return request
+
+
 def rest_pixels(local, image, hole):
     answer = client.predict(local.url, "fcn", client.instances_request(image, hole))
     return np.array(answer["predictions"], np.uint8)
@@ -106,10 +114,7 @@ def test_predict_answers_the_rest_pixels_for_both_signatures(served):
 @pytest.mark.large
 def test_metadata_is_the_exports_signature_def_map(served):
     _, stub, version = served
-    request = get_model_metadata_pb2.GetModelMetadataRequest()
-    request.model_spec.name = "fcn"
-    request.metadata_field.append("signature_def")
-    response = stub.GetModelMetadata(request, timeout=60)
+    response = stub.GetModelMetadata(metadata_request("signature_def"), timeout=60)
     signatures = get_model_metadata_pb2.SignatureDefMap()
     assert response.metadata["signature_def"].Unpack(signatures)
     saved_model = saved_model_pb2.SavedModel.FromString((version / "saved_model.pb").read_bytes())
@@ -146,11 +151,8 @@ def test_bad_requests_get_tf_servings_status_and_the_rest_message(served, change
 @pytest.mark.large
 def test_metadata_asks_for_the_signature_def_field(served):
     _, stub, _ = served
-    request = get_model_metadata_pb2.GetModelMetadataRequest()
-    request.model_spec.name = "fcn"
-    request.metadata_field.append("labels")
     with pytest.raises(grpc.RpcError) as error:
-        stub.GetModelMetadata(request, timeout=60)
+        stub.GetModelMetadata(metadata_request("labels"), timeout=60)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "signature_def" in error.value.details()
 
@@ -213,11 +215,11 @@ def docs_section():
 @pytest.mark.large
 def test_the_examples_of_the_docs_run_against_the_server(served, tmp_path):
     local, _, _ = served
-    (curl,) = re.findall(r"```bash[^\n]*\n(.*?)```", docs_section(), re.S)
-    url = curl.split()[-1].replace("http://localhost:8501", local.url)
-    assert url.endswith("/v1/models/quickstart/metadata")
-    status, body = get(url.replace("quickstart", "fcn"))
-    assert status == 200 and body["model_spec"]["name"] == "fcn"
+    blocks = re.findall(r"```bash[^\n]*\n(.*?)```", docs_section(), re.S)
+    assert len(blocks) == 1 and blocks[0].strip().endswith("/v1/models/quickstart/metadata")
+    replacements = {"http://localhost:8501": local.url, "/models/quickstart/": "/models/fcn/"}
+    (answer,) = run_curl_blocks(blocks, replacements, tmp_path)
+    assert json.loads(answer)["model_spec"]["name"] == "fcn"
 
     (example,) = re.findall(r"```python[^\n]*\n(.*?)```", docs_section(), re.S)
     example = example.replace('"localhost:8500"', repr(local.grpc_address))

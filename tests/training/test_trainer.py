@@ -7,27 +7,9 @@ import sys
 
 import keras
 import pytest
+from test_case import tiny_recipe
 
-from keras_inpaint.training import load_recipe, train
-
-
-def tiny_recipe(tmp_path, epochs=1, steps=2):
-    """The default recipe shrunk to a few thousand weights, saved as a file."""
-    recipe = load_recipe("context_encoder/builtin_64")
-    recipe["name"] = "tests/tiny_64"
-    recipe["generator"]["config"].update(
-        encoder_filters=[4, 4, 4, 4], bottleneck=8, decoder_filters=[4, 4, 4, 4]
-    )
-    recipe["discriminator"]["config"].update(filters=4)
-    recipe["training"] = {
-        "batch_size": 4,
-        "epochs": epochs,
-        "steps_per_epoch": steps,
-        "validation_batches": 1,
-    }
-    path = tmp_path / "tiny_64.json"
-    path.write_text(json.dumps(recipe))
-    return path
+from keras_inpaint.training import train
 
 
 def csv_rows(run_dir):
