@@ -6,8 +6,8 @@ import errno
 import numpy as np
 import pytest
 import tensorflow as tf
+from export_families import FAMILIES, LARGE, assert_matches, keras_composite, request
 from test_case import tiny_context_encoder, tiny_fully_convolutional
-from test_export_formats import FAMILIES, LARGE, assert_matches, keras_composite, request
 
 from keras_inpaint.cli import main
 from keras_inpaint.export import saved_model, serving_function

@@ -6,6 +6,7 @@ Completion", SIGGRAPH 2017, https://doi.org/10.1145/3072959.3073659
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from keras_inpaint.losses import (
@@ -69,7 +70,9 @@ class GLCICInpainter(Inpainter):
             smoothing (seed 003: 0.75).
         real_patch: `"random"` or `"hole"`, where D's local branch looks on
             real images (see above).
-        seed: seed of the random real patches.
+        seed: int or None (0), the first half of the stateless seeds of the
+            random real patches; the second half is drawn from the saved step
+            counter, so a resumed run continues the sequence of patches.
         reconstruction: `"mse"`, the paper's hole MSE, or `"log_mse"`, the mean
             over images of log10 of each image's hole MSE
             (`keras_inpaint.losses.hole_log_l2`: maximises the mean per-image
@@ -135,7 +138,6 @@ class GLCICInpainter(Inpainter):
         self.real_patch = real_patch
         self.seed = seed
         self.reconstruction = reconstruction
-        self.seed_generator = keras.random.SeedGenerator(seed)
         self._from_logits = getattr(discriminator, "output_activation", "sigmoid") is None
 
     # === Schedule ===
@@ -204,12 +206,18 @@ class GLCICInpainter(Inpainter):
         size = self.discriminator.local_size
         batch_size = ops.shape(image)[0]
         height, width = image.shape[1], image.shape[2]
-        top = keras.random.randint(
-            (batch_size, 1), 0, height - size + 1, dtype="int32", seed=self.seed_generator
-        )
-        left = keras.random.randint(
-            (batch_size, 1), 0, width - size + 1, dtype="int32", seed=self.seed_generator
-        )
+        # Seeds [seed, 2t] and [seed, 2t + 1] at step t: nothing but the step counter changes.
+        step = ops.cast(self.step_counter, "int64")
+        seed = ops.convert_to_tensor(self.seed or 0, "int64")
+
+        def draw(offset, high):
+            stateless_seed = ops.stack([seed, 2 * step + offset])
+            return tf.random.stateless_uniform(
+                (batch_size, 1), stateless_seed, minval=0, maxval=high, dtype="int32"
+            )
+
+        top = draw(0, height - size + 1)
+        left = draw(1, width - size + 1)
         rows = ops.arange(height, dtype="int32")[None, :]
         cols = ops.arange(width, dtype="int32")[None, :]
         in_rows = (rows >= top) & (rows < top + size)

@@ -190,6 +190,20 @@ def test_real_patch_masks(networks):
 
 
 @pytest.mark.large
+def test_real_patches_follow_the_seed_and_the_saved_step_counter(networks):
+    """The patches of step t depend on the seed and t only, so a resumed run continues them."""
+    (_, mask), image = random_batch(8, 32)
+
+    def patches(seed, step):
+        model = tiny_glcic(networks=networks, seed=seed)
+        model.step_counter.assign(step)
+        return keras.ops.convert_to_numpy(model.real_patch_mask(image, mask))
+
+    np.testing.assert_array_equal(patches(3, 5), patches(3, 5))
+    assert not np.array_equal(patches(3, 5), patches(3, 6))
+    assert not np.array_equal(patches(3, 5), patches(4, 5))
+
+
 def test_without_discriminator_trains_on_the_hole_mse(networks):
     model = tiny_glcic(discriminator=False, networks=networks)
     history = assert_fit_step_trains(model, random_batch(4, 32), expect_discriminator=False)
