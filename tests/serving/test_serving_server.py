@@ -30,10 +30,10 @@ from test_case import tiny_context_encoder, tiny_fully_convolutional
 
 from keras_inpaint import images
 from keras_inpaint.export import SizeRule, export_saved_model
-from keras_inpaint.resources import named_files, resource_dir
+from keras_inpaint.resources import resource_dir
 from keras_inpaint.serving import ServingError, client
 from keras_inpaint.training.recipes import build_inpainter, load_recipe
-from keras_inpaint.zoo import trainable_params
+from keras_inpaint.zoo import zoo_entries
 
 pytestmark = pytest.mark.large
 
@@ -57,23 +57,19 @@ def zoo_picks():
     """Per zoo entry, the buildable recipe with the smallest images (then fewest generator
     parameters): every architecture of the zoo, at the size its recipes define."""
     by_entry = {}
-    for path in named_files("models"):
-        recipe = load_recipe(path)
-        by_entry.setdefault(path.parent.name, []).append((recipe["image_size"], path))
+    for entry in zoo_entries():  # the stored counts: no network built to rank them
+        family, recipe = entry["recipe"].split("/")
+        generator_params = entry["networks"]["generator"]["trainable_params"]
+        by_entry.setdefault(family, []).append((entry["image_size"], generator_params, recipe))
     picks = {}
-    for entry, recipes in sorted(by_entry.items()):
-        smallest = min(size for size, _ in recipes)
-        candidates = []
-        for size, path in recipes:
-            if size != smallest:
-                continue
+    for family, candidates in sorted(by_entry.items()):
+        for _, _, recipe in sorted(candidates):
             try:
-                model = build_inpainter(load_recipe(path), compile=False)
+                model = build_inpainter(load_recipe(f"{family}/{recipe}"), compile=False)
             except FileNotFoundError:  # recipes that start from another run's weights
                 continue
-            candidates.append((trainable_params(model.generator), path.stem, model))
-        _, recipe, model = min(candidates, key=lambda item: item[:2])
-        picks[f"{entry}_{recipe}"] = (entry, model)
+            picks[f"{family}_{recipe}"] = (family, model)
+            break
     return picks
 
 
