@@ -34,7 +34,7 @@ from pathlib import Path
 
 # Both modules import no TensorFlow, so `--help` stays fast.
 from keras_inpaint.contract import DEFAULT_MAX_SIDE
-from keras_inpaint.default_recipe import DEFAULT_RECIPE, PRECISIONS
+from keras_inpaint.default_recipe import DEFAULT_RECIPE, EXPORT_PRECISIONS, PRECISIONS
 from keras_inpaint.tf_log_filter import hide_tensorflow_noise
 
 
@@ -86,6 +86,7 @@ def _export(args):
         export_saved_model,
         numbered_versions,
     )
+    from keras_inpaint.export.precision import with_precision
     from keras_inpaint.inference import load_model
 
     if args.format != "saved_model" and args.max_side != DEFAULT_MAX_SIDE:
@@ -93,9 +94,14 @@ def _export(args):
             "--max-side applies to --format saved_model only: the ONNX and LiteRT models keep "
             "no size limit"
         )
+    if args.format != "saved_model" and args.precision != "float32":
+        raise ValueError(
+            f"--precision {args.precision} applies to --format saved_model only: the ONNX and "
+            "LiteRT exports compute in float32"
+        )
     name = check_model_name(args.name) if args.name is not None else export_name(args.source)
     # Loaded here so that a missing or corrupt source gets a message naming the fix.
-    model = load_model(args.source)
+    model = with_precision(load_model(args.source), args.precision)
     print(f"exporting {args.source} as {name} under {args.base} ...", file=sys.stderr)
     earlier = numbered_versions(Path(args.base) / name)
     if args.format in ("onnx", "litert"):
@@ -422,6 +428,14 @@ def build_parser():
         help="saved_model (default: TF Serving, both signatures), onnx (model.onnx for "
         "onnxruntime; needs the [onnx] extra) or litert (model.tflite for a LiteRT "
         "interpreter); give onnx and litert a --base folder of their own",
+    )
+    export.add_argument(
+        "--precision",
+        choices=EXPORT_PRECISIONS,
+        default="float32",
+        help="the generator's dtype policy (saved_model only; default %(default)s): "
+        "mixed_bfloat16 ran the presets 1.65-3.4x faster on a CPU with bfloat16 instructions; "
+        "slower on others; requests and answers stay uint8",
     )
     export.set_defaults(handler=_export)
 

@@ -1,5 +1,5 @@
 """The recipe `keras-inpaint train` and `keras_inpaint.training.train` use when none is given,
-and the precisions a run may train under.
+and the precisions a run may train under and an export may compute in.
 
 Apart from `keras_inpaint.training.recipes` (which imports Keras), so that the
 command line names them in `--help` without importing TensorFlow.
@@ -17,3 +17,5 @@ DEFAULT_RECIPE = "context_encoder/builtin_64"
 # The Keras dtype policies a run may train under (`training.precision`, `--precision`).
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 DEFAULT_PRECISION = "float32"
+# The policies an export's generator may compute in (`keras-inpaint export --precision`).
+EXPORT_PRECISIONS = ("float32", "mixed_bfloat16")
