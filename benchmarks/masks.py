@@ -51,7 +51,7 @@ tf.get_logger().setLevel("ERROR")
 
 
 from benchlib import hole_ratio_summary  # noqa: E402
-from reference_masks import REFERENCES  # noqa: E402
+from reference_masks import make_reference  # noqa: E402
 
 from keras_inpaint.data import masks  # noqa: E402
 
@@ -83,9 +83,9 @@ def ours_function(kind, batch, size, **options):
     return lambda run: make(tf.constant([1, run]))
 
 
-def reference_function(kind, batch, size, rng):
-    reference = REFERENCES[kind]
-    return lambda run: np.stack([reference(rng, size, size) for _ in range(batch)])
+def reference_function(kind, batch, size, seed):
+    draw = make_reference(kind, seed)
+    return lambda run: np.stack([draw(size, size) for _ in range(batch)])
 
 
 def hole_ratios(masks):
@@ -109,7 +109,7 @@ def interleaved(functions, runs):
 def measure(kind, size, batch, runs):
     functions = {
         "ours": ours_function(kind, batch, size),
-        "reference": reference_function(kind, batch, size, np.random.default_rng(size)),
+        "reference": reference_function(kind, batch, size, seed=size),
     }
     if kind in SHAPE_KINDS:
         functions["exact"] = ours_function(kind, batch, size, hole_ratio=EXACT_RATIO)

@@ -11,13 +11,17 @@ with the model's runs (`efficiency`); and the time of one compiled
 
     python benchmarks/models.py [--tiny | --quick] [--only KEY,KEY]
 
-Settings: `--tiny` one small recipe at 64x64 (seconds, for the tests);
-`--quick` every generator at its standard size with one run, throughput at
-batch 4, XLA at that batch only, and the train step on at most 8 x 128 x 128
-pixels (8 images at 128, 2 at 256, 1 at 512; the recipe's own batch is in
-the JSON); the full run: 5 runs, batch 16, XLA at both batches and each
-recipe's own training batch up to 16 x 256 x 256 pixels, each model in its
-own process.
+Settings: `--tiny` one small recipe at 64x64, XLA at the throughput batch
+only (seconds, for the tests); `--quick` one generator of each family at its
+standard size (`QUICK_ZOO`: the centre Context Encoder, GLCIC, PEPSI, the
+PConv UNet; the other four only in the full run) with one run, throughput
+at batch 4, XLA at that batch only, and the train step on at most
+4 x 128 x 128 pixels (4 images at 128, 1 at 256 and at 512; the recipe's
+own batch is in the JSON); the full run: every generator of `ZOO`, 5 runs,
+batch 16, XLA at both batches and each recipe's own training batch up to
+16 x 256 x 256 pixels, each model in its own process. Every function is
+called once before the timed runs (its trace, XLA compile and warm-up);
+`phase_seconds` says where each model's time went.
 
 Prints one JSON object: `{"benchmark": "models", "setting", "machine",
 "matmul_size", "throughput_batch", "results": [...]}`, one result per model
@@ -33,6 +37,7 @@ import time
 from benchlib import (  # noqa: E402
     emit,
     example_batch,
+    finish,
     interleaved_medians,
     interleaved_times,
     log,
@@ -56,6 +61,9 @@ ZOO = (
     ("pconv_unet", "pconv_unet/places2_512_stage1", {"vgg_weights": None}),
 )
 TINY_ZOO = (("context_encoder_builtin_64", "context_encoder/builtin_64", {}),)
+# One generator of each family: Context Encoder, GLCIC, PEPSI, PConv UNet.
+QUICK_KEYS = ("context_encoder_center", "glcic", "pepsi", "pconv_unet")
+QUICK_ZOO = tuple(entry for entry in ZOO if entry[0] in QUICK_KEYS)
 
 SETTINGS = {
     "tiny": {
@@ -66,15 +74,15 @@ SETTINGS = {
         "train_runs": 1,
         "train_pixels": 2 * 64 * 64,
         "matmul_size": 256,
-        "xla": True,
+        "xla": "throughput",
     },
     "quick": {
-        "zoo": ZOO,
+        "zoo": QUICK_ZOO,
         "image_size": None,
         "throughput_batch": 4,
         "runs": 1,
         "train_runs": 1,
-        "train_pixels": 8 * 128 * 128,
+        "train_pixels": 4 * 128 * 128,
         "matmul_size": 2048,
         "xla": "throughput",
     },
@@ -146,41 +154,37 @@ def _forward_functions(generator, batches, xla):
     return functions
 
 
-def _check_xla(functions):
-    """Compile each XLA function once; drop the ones that fail, with the reason."""
-    failures = {}
-    for name in [name for name in functions if name.startswith("xla_")]:
+def _warm_up(functions):
+    """Call each function once (trace, XLA compile, caches); drop the XLA ones that fail.
+
+    Returns `(first-call seconds by name, {name: reason} for the dropped ones)`.
+    """
+    first_call_s, failures = {}, {}
+    for name in list(functions):
+        start = time.perf_counter()
         try:
-            functions[name]().numpy()
+            finish(functions[name]())
         except Exception as error:  # XLA refuses some ops; the reason is the figure
+            if not name.startswith("xla_"):
+                raise
             reason = str(error).strip().splitlines()[0][:200]
             failures[name] = f"unsupported: {type(error).__name__}: {reason}"
             del functions[name]
-    return failures
+        first_call_s[name] = time.perf_counter() - start
+    return first_call_s, failures
 
 
-def measure_model(key, recipe_name, overrides, config, matmul):
-    import keras
+def _describe(key, recipe_name, model, recipe):
+    """The model's parameters and GFLOPs (counted, and from TensorFlow's profiler)."""
     import tensorflow as tf
 
-    from keras_inpaint.training.recipes import build_inpainter, load_recipe
     from keras_inpaint.zoo import trainable_params
 
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    recipe = load_recipe(recipe_name)
-    if config["image_size"]:
-        recipe = _resized_recipe(recipe, config["image_size"])
-    recipe["inpainter"].setdefault("config", {}).update(overrides)
-    size = recipe["image_size"]
-    model = build_inpainter(recipe)
-    generator = model.generator
+    generator, size = model.generator, recipe["image_size"]
     counted = count_flops(generator)
     specs = [tf.TensorSpec((1, size, size, 3)), tf.TensorSpec((1, size, size, 1))]
     profiled, _ = profiler_flops(lambda a, b: generator([a, b], training=False), specs)
-    gflops = counted["flops"] / 1e9
-    big = config["throughput_batch"]
-    result = {
+    return {
         "model": key,
         "recipe": recipe_name,
         "generator": type(generator).__name__,
@@ -188,7 +192,7 @@ def measure_model(key, recipe_name, overrides, config, matmul):
         "image_size": size,
         "params": trainable_params(generator),
         "discriminator_params": trainable_params(model.discriminator) if model.discriminator else 0,
-        "gflops_per_image": round(gflops, 4),
+        "gflops_per_image": round(counted["flops"] / 1e9, 4),
         "gflops_profiler": round(profiled / 1e9, 4),
         "gflops_by_layer_type": {
             name: round(value / 1e9, 4) for name, value in counted["by_layer_type"].items()
@@ -196,24 +200,24 @@ def measure_model(key, recipe_name, overrides, config, matmul):
         "uncounted_layers": counted["uncounted"],
     }
 
-    # Forward: batch 1 latency and batch-16 throughput, plain and XLA, against the matmul.
+
+def _forward(generator, recipe, config, matmul, gflops):
+    """Batch-1 latency and batch-N throughput, plain and XLA, interleaved with the matmul."""
+    size, big = recipe["image_size"], config["throughput_batch"]
     batches = {"b1": example_batch(recipe, 1, size), "bN": example_batch(recipe, big, size)}
     functions = _forward_functions(generator, batches, config["xla"])
-    start = time.perf_counter()
-    failures = _check_xla(functions)
-    xla_compile_s = time.perf_counter() - start
+    first_call_s, failures = _warm_up(functions)
     # The matmul runs before and after the model's calls in every round; each
     # round's efficiency uses its own matmul rate, the median over rounds is kept.
     times = interleaved_times(
-        {"matmul": matmul[0], **functions, "matmul_after": matmul[0]}, config["runs"]
+        {"matmul": matmul[0], **functions, "matmul_after": matmul[0]}, config["runs"], warmup=0
     )
     seconds = {name: statistics.median(values) for name, values in times.items()}
     matmul_rates = [
         2 * matmul[1] / 1e9 / (before + after)
         for before, after in zip(times["matmul"], times["matmul_after"], strict=True)
     ]
-    matmul_gflops_per_s = statistics.median(matmul_rates)
-    result["matmul_gflops_per_s"] = round(matmul_gflops_per_s, 1)
+    result = {"matmul_gflops_per_s": round(statistics.median(matmul_rates), 1)}
     for mode, prefix in (("plain", ""), ("xla", "xla_")):
         if f"{prefix}bN" not in seconds:
             result[f"forward_{mode}"] = failures.get(
@@ -221,7 +225,6 @@ def measure_model(key, recipe_name, overrides, config, matmul):
             )
             continue
         throughput = big / seconds[f"{prefix}bN"]
-        achieved = gflops * throughput
         efficiency = statistics.median(
             gflops * big / model_s / rate
             for model_s, rate in zip(times[f"{prefix}bN"], matmul_rates, strict=True)
@@ -231,11 +234,12 @@ def measure_model(key, recipe_name, overrides, config, matmul):
             if f"{prefix}b1" in seconds
             else None,
             "throughput_images_per_s": round(throughput, 3),
-            "achieved_gflops_per_s": round(achieved, 2),
+            "achieved_gflops_per_s": round(gflops * throughput, 2),
             "efficiency": round(efficiency, 3),
         }
     if config["xla"]:
-        result["xla_compile_and_first_run_s"] = round(xla_compile_s, 1)
+        xla_first = [value for name, value in first_call_s.items() if name.startswith("xla_")]
+        result["xla_compile_and_first_run_s"] = round(sum(xla_first), 1)
     efficiencies = [
         result[f"forward_{mode}"]["efficiency"]
         for mode in ("plain", "xla")
@@ -248,7 +252,30 @@ def measure_model(key, recipe_name, overrides, config, matmul):
             / result["forward_plain"]["throughput_images_per_s"],
             3,
         )
+    return result
+
+
+def measure_model(key, recipe_name, overrides, config, matmul):
+    import keras
+
+    from keras_inpaint.training.recipes import build_inpainter, load_recipe
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    recipe = load_recipe(recipe_name)
+    if config["image_size"]:
+        recipe = _resized_recipe(recipe, config["image_size"])
+    recipe["inpainter"].setdefault("config", {}).update(overrides)
+    phases, start = {}, time.perf_counter()
+    model = build_inpainter(recipe)
+    phases["build"], start = time.perf_counter() - start, time.perf_counter()
+    result = _describe(key, recipe_name, model, recipe)
+    phases["flops"], start = time.perf_counter() - start, time.perf_counter()
+    result.update(_forward(model.generator, recipe, config, matmul, result["gflops_per_image"]))
+    phases["forward"], start = time.perf_counter() - start, time.perf_counter()
     result["train_step"] = measure_train_step(model, recipe, config, matmul)
+    phases["train_step"] = time.perf_counter() - start
+    result["phase_seconds"] = {name: round(value, 1) for name, value in phases.items()}
     return result
 
 

@@ -1,25 +1,41 @@
 """Run every benchmark script, then write `benchmarks/RESULTS.md`: machine, tables, targets.
 
-Each script in `SCRIPTS` runs in its own Python process with the same
-setting (`--tiny`, `--quick` or the full run) and prints one JSON object;
-a script that is missing, fails, times out or prints no JSON is recorded as
-an error in the results instead of stopping the run. The combined table
-uses figures of several scripts: the masks' cost per batch of each zoo
-model (masks.py) over that model's train step (models.py).
+Each script in `SCRIPTS` runs in its own Python process (its own session, so
+a timeout ends its child processes too) with the same setting (`--tiny`,
+`--quick` or the full run) and prints one JSON object; a script that is
+missing, fails, times out or prints no JSON is recorded as an error in the
+results instead of stopping the run. The combined table uses figures of
+several scripts: the masks' cost per batch of each zoo model (masks.py) over
+that model's train step (models.py).
 
-    python benchmarks/run_all.py --quick                 # under 10 minutes on 2 cores
-    python benchmarks/run_all.py                         # the full run (30 to 60 minutes)
+    python benchmarks/run_all.py --quick                 # short: fewer runs, models and sizes
+    python benchmarks/run_all.py                         # the full run (not yet timed)
     python benchmarks/run_all.py --tiny --output /tmp/RESULTS.md --json-dir /tmp/raw
 
+Time limits are proportional: a script may run `TIMEOUT_MARGIN` (3) times
+its seconds on an idle 2-core machine in that setting (`IDLE_SECONDS`),
+times the machine's load factor, `max(1, load average over the last minute
+/ logical cores)` read just before it starts, and at least
+`TIMEOUT_FLOOR_S` (60 s). A busy machine (load 8 on 2 cores: factor 4)
+thus gives each script four times longer; a script missing from
+`IDLE_SECONDS` gets `DEFAULT_IDLE_SECONDS`. Each script's seconds, time
+limit, load average before it and (with `--jobs 1`) CPU seconds of its
+processes are written to RESULTS.md and `run_all_seconds.json`; the CPU
+seconds hold on a busy machine, where the wall-clock seconds do not.
+
 Prints the markdown to stdout, then one JSON object (`{"benchmark":
-"run_all", "setting", "output", "targets", "errors"}`) as the last line.
+"run_all", "setting", "output", "seconds", "cpu_seconds", "load_average",
+"targets", "errors"}`) as the last line.
 """
 
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
+import resource
+import signal
 import subprocess
 import sys
 import time
@@ -35,16 +51,46 @@ SCRIPTS = (
     "cli_startup",
     "masks",
     "cam_cost",
+    "depthwise_cost",
     "export_latency",
     "preset_latency",
     "input_pipeline",
     "models",
+    "generator_once",
+    "precision_cost",
     "determinism_cost",
+    "serving_overhead",
     "serving_load",
 )
-# Written next to the scripts' JSON objects by --json-dir, read back by --from-json.
+# Arguments where a script's setting is not its `--tiny` / `--quick` / no flag:
+# serving_overhead.py has no quick setting, its quick run is the full one with 3 runs.
+SETTING_ARGS = {"serving_overhead": {"quick": ["--runs", "3"]}}
+# Written next to the scripts' JSON objects by --json-dir, read back by --from-json:
+# per script its seconds, time limit and the load average before it started.
 SECONDS_FILE = "run_all_seconds.json"
-TIMEOUTS_S = {"tiny": 180, "quick": 480, "full": 4 * 3600}
+
+# Seconds of each script on an idle 2-core machine, per setting (tiny, quick, full): the
+# time limits are proportional to them (see the module docstring). Tiny from the test
+# fixture's runs, full from RESULTS.md's full run (upper estimates for the scripts it did
+# not run), quick from runs on a loaded machine (upper estimates).
+IDLE_SECONDS = {
+    "cli_startup": (2, 40, 60),
+    "masks": (20, 60, 200),
+    "cam_cost": (8, 30, 60),
+    "depthwise_cost": (10, 40, 120),
+    "export_latency": (15, 40, 300),
+    "preset_latency": (10, 30, 60),
+    "input_pipeline": (20, 150, 300),
+    "models": (15, 90, 800),
+    "generator_once": (15, 60, 300),
+    "precision_cost": (15, 60, 600),
+    "determinism_cost": (35, 60, 600),
+    "serving_overhead": (20, 40, 120),
+    "serving_load": (20, 60, 150),
+}
+DEFAULT_IDLE_SECONDS = (30, 60, 600)
+TIMEOUT_MARGIN = 3
+TIMEOUT_FLOOR_S = 60
 
 MASK_TARGET = 0.05
 EFFICIENCY_TARGET = 0.7
@@ -57,6 +103,51 @@ ZOO_TARGET_S = 2.0
 DETERMINISM_TARGET = 0.15
 SERVING_P99_TARGET = 10.0
 SERVING_RSS_TARGET = 1.10
+REST_TARGETS = {"json": 3.0, "png": 1.3}
+REST_SIZES = (256, 512)
+
+
+def load_factor(load=None, cores=None):
+    """`max(1, load average over the last minute / logical cores)`: 1 on an idle machine."""
+    load = os.getloadavg()[0] if load is None else load
+    cores = cores or os.cpu_count() or 1
+    return max(1.0, load / cores)
+
+
+def idle_seconds(name, setting):
+    """A script's seconds on an idle 2-core machine in one setting (`IDLE_SECONDS`)."""
+    return IDLE_SECONDS.get(name, DEFAULT_IDLE_SECONDS)[("tiny", "quick", "full").index(setting)]
+
+
+def timeout_s(name, setting, factor=1.0):
+    """A script's time limit: margin x its idle seconds x the load factor, at least the floor."""
+    return max(TIMEOUT_FLOOR_S, math.ceil(TIMEOUT_MARGIN * idle_seconds(name, setting) * factor))
+
+
+def script_command(name, setting):
+    """The command line of one script in one setting."""
+    default = [] if setting == "full" else [f"--{setting}"]
+    arguments = SETTING_ARGS.get(name, {}).get(setting, default)
+    return [sys.executable, str(BENCHMARKS / f"{name}.py"), *arguments]
+
+
+def _run_in_session(command, timeout):
+    """`(exit status, stdout, stderr)`; on timeout the whole process group is killed."""
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return process.returncode, stdout, stderr
 
 
 def run_script(name, setting, timeout):
@@ -64,23 +155,20 @@ def run_script(name, setting, timeout):
     path = BENCHMARKS / f"{name}.py"
     if not path.exists():
         return {"benchmark": name, "error": f"missing: {path.relative_to(ROOT)}"}, 0.0
-    command = [sys.executable, str(path)] + ([] if setting == "full" else [f"--{setting}"])
     start = time.perf_counter()
     try:
-        completed = subprocess.run(
-            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        returncode, stdout, stderr = _run_in_session(script_command(name, setting), timeout)
     except subprocess.TimeoutExpired:
         return {"benchmark": name, "error": f"timed out after {timeout} s"}, timeout
     seconds = time.perf_counter() - start
-    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    lines = [line for line in stdout.splitlines() if line.strip()]
     try:
         result = json.loads(lines[-1])
         if not isinstance(result, dict):
             raise ValueError("the last line is not a JSON object")
     except (IndexError, ValueError):
-        tail = (completed.stderr or completed.stdout).strip().splitlines()[-3:]
-        reason = f"exit status {completed.returncode}, no JSON on stdout: " + " | ".join(tail)
+        tail = (stderr or stdout).strip().splitlines()[-3:]
+        reason = f"exit status {returncode}, no JSON on stdout: " + " | ".join(tail)
         return {"benchmark": name, "error": reason[-600:]}, seconds
     return result, seconds
 
@@ -228,6 +316,21 @@ def targets(results, costs):
             f"{SERVING_RSS_TARGET - 1:.0%} of start, 0 errors but the oversize 413s",
             _serving_target(results.get("serving_load")),
         ),
+        (
+            f"REST predict request with JSON pixel lists <= {REST_TARGETS['json']:g} x the "
+            f"in-process call, at {' and '.join(map(str, REST_SIZES))} px",
+            _rest_target(results.get("serving_overhead"), "json"),
+        ),
+        (
+            f"REST predict request with base64 PNG files <= {REST_TARGETS['png']:g} x the "
+            f"in-process call, at {' and '.join(map(str, REST_SIZES))} px",
+            _rest_target(results.get("serving_overhead"), "png"),
+        ),
+        (
+            "depthwise-separable PEPSI's blocks: best layout with today's outputs >= "
+            "the target x matmul GFLOP/s",
+            _depthwise_target(results.get("depthwise_cost")),
+        ),
     ]
     return [(target, *(outcome or ("not measured", None))) for target, outcome in checks]
 
@@ -324,6 +427,27 @@ def _serving_target(serving):
         f"p99 {ratio:g} x p50 alone, RSS after {memory:g} x start, {serving['errors']} errors",
         ratio < SERVING_P99_TARGET and memory <= SERVING_RSS_TARGET and serving["errors"] == 0,
     )
+
+
+def _rest_target(overhead, kind):
+    if not _ok(overhead):
+        return None
+    rows = [
+        row
+        for row in overhead.get("results", [])
+        if row.get("kind") == kind and row.get("size") in REST_SIZES
+    ]
+    if not rows:
+        return None
+    measured = ", ".join(f"{row['ratio']:.2f} at {row['size']}" for row in rows)
+    return measured, all(row["ratio"] <= REST_TARGETS[kind] for row in rows)
+
+
+def _depthwise_target(depthwise):
+    if not (_ok(depthwise) and depthwise.get("best_ratio") is not None):
+        return None
+    ratio, target = depthwise["best_ratio"], depthwise["target"]
+    return f"{ratio:.2f} ({depthwise['best_layout']}; target {target:g})", ratio >= target
 
 
 def _verdict(value):
@@ -527,6 +651,76 @@ def serving_table(serving):
     return _table(list(keys), [row])
 
 
+def serving_overhead_table(overhead):
+    rows = [
+        [
+            row["kind"],
+            row["size"],
+            row.get("request_bytes"),
+            row.get("request_ms"),
+            row.get("in_process_ms"),
+            row.get("ratio"),
+            row.get("target"),
+            _verdict(row["ratio"] <= row["target"]) if "target" in row else "-",
+        ]
+        for row in overhead.get("results", [])
+    ]
+    header = ["kind", "size", "request bytes", "request ms", "in-process ms", "ratio"]
+    loads = (overhead.get("load_average_before"), overhead.get("load_average_after"))
+    return (
+        f"One client, {overhead.get('runs')} alternating runs a case; {overhead.get('server')}; "
+        f"load average {_fmt(loads[0])} before, {_fmt(loads[1])} after.\n\n"
+        + _table(header + ["target", "verdict"], rows)
+    )
+
+
+def precision_table(precision):
+    keys = ("float32_s", "mixed_bfloat16_s", "xla_s", "bfloat16_speedup", "xla_speedup")
+    keys += ("masks_step_s", "masks_pipeline_s", "masks_step_over_pipeline")
+    rows = [
+        [row["model"], row.get("image_size"), row.get("batch"), *(row.get(key) for key in keys)]
+        for row in precision.get("results", [])
+    ]
+    header = ["model", "size", "batch", "float32 s", "mixed_bfloat16 s", "XLA s"]
+    header += ["bfloat16 speed-up", "XLA speed-up", "masks in step s", "masks from pipeline s"]
+    return _table(header + ["in step / pipeline"], rows)
+
+
+def generator_once_table(generator_once):
+    rows = [
+        [row["model"], f"`{row['recipe']}`", row.get("image_size"), row.get("batch")]
+        + [row.get("two_pass_s"), row.get("one_pass_s"), row.get("speedup")]
+        for row in generator_once.get("results", [])
+    ]
+    header = ["model", "recipe", "size", "batch", "two passes s", "one pass s", "speed-up"]
+    return _table(header, rows)
+
+
+def depthwise_table(depthwise):
+    rows = [
+        [
+            row["layout"],
+            row.get("seconds"),
+            row.get("gflops"),
+            row.get("matmul_gflops"),
+            row.get("ratio_to_matmul"),
+            row.get("same_outputs"),
+        ]
+        for row in depthwise.get("results", [])
+        if row.get("block") in ("all", None)
+    ]
+    header = ["layout", "seconds (all blocks)", "GFLOP/s", "matmul GFLOP/s", "ratio to matmul"]
+    roofline = depthwise.get("roofline") or {}
+    caps = (roofline.get("cap_ratio_separate"), roofline.get("cap_ratio_fused"))
+    return (
+        f"{depthwise.get('image_size')}x{depthwise.get('image_size')}, batch "
+        f"{depthwise.get('batch')}, {depthwise.get('runs')} runs; best layout with today's "
+        f"outputs: {depthwise.get('best_layout')} ({_fmt(depthwise.get('best_ratio'))}, target "
+        f"{_fmt(depthwise.get('target'))}); roofline cap of the ratio: {_fmt(caps[0])} as "
+        f"separate kernels, {_fmt(caps[1])} fused.\n\n" + _table(header + ["same outputs"], rows)
+    )
+
+
 TABLES = {
     "cli_startup": ("Command-line start-up (cli_startup.py)", cli_table),
     "masks": ("Masks (masks.py)", masks_table),
@@ -537,17 +731,67 @@ TABLES = {
     "preset_latency": ("Inpainting with the default preset (preset_latency.py)", preset_table),
     "determinism_cost": ("Op determinism (determinism_cost.py)", determinism_table),
     "serving_load": ("Serving under load (serving_load.py)", serving_table),
+    "serving_overhead": (
+        "REST request vs in-process call (serving_overhead.py)",
+        serving_overhead_table,
+    ),
+    "precision_cost": (
+        "Train step in float32, mixed_bfloat16 and XLA (precision_cost.py)",
+        precision_table,
+    ),
+    "generator_once": (
+        "GAN step, generator run once vs twice (generator_once.py)",
+        generator_once_table,
+    ),
+    "depthwise_cost": ("Depthwise-separable PEPSI's layouts (depthwise_cost.py)", depthwise_table),
 }
 
 
-def render(results, seconds, setting, machine_info, command, started):
+def _record(value):
+    """A script's run record; old `run_all_seconds.json` files hold the seconds alone."""
+    return value if isinstance(value, dict) else {"seconds": value}
+
+
+def _ran(record):
+    text = f"Ran in {record.get('seconds', 0):.0f} s"
+    if record.get("cpu_seconds") is not None:
+        text += f", {record['cpu_seconds']:.0f} CPU s"
+    if record.get("timeout_s") is not None:
+        load = _fmt(record.get("load_average"))
+        text += f" (limit {record['timeout_s']} s, load average {load} before)"
+    return text + "."
+
+
+def _header(runs, setting, command, started, cores):
+    total = sum(_record(value).get("seconds", 0) for value in runs.values())
+    cpu = [_record(value).get("cpu_seconds") for value in runs.values()]
+    loads = [
+        _record(value)["load_average"]
+        for value in runs.values()
+        if "load_average" in _record(value)
+    ]
+    text = (
+        f"Written by `{command}` on {started} (setting `{setting}`; {total:.0f} s in all"
+        + (f", {sum(cpu):.0f} CPU s" if cpu and None not in cpu else "")
+        + "). Do not edit by hand: run the command again."
+    )
+    if loads:
+        shared = "shared with other work" if max(loads) > (cores or 1) else "not loaded by others"
+        text += (
+            f"\nLoad average before the scripts: {min(loads):g} to {max(loads):g} on {cores} "
+            f"logical cores (the machine was {shared})."
+        )
+    return text
+
+
+def render(results, runs, setting, machine_info, command, started):
+    """`(markdown, target rows)`; `runs` holds each script's run record (or its seconds)."""
     costs = mask_costs(results.get("masks"), results.get("models"))
     target_rows = targets(results, costs)
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `{command}` on {started} (setting `{setting}`; "
-        f"{sum(seconds.values()):.0f} s in all). Do not edit by hand: run the command again.",
+        _header(runs, setting, command, started, machine_info.get("logical_cores")),
         "Figures are ratios against a reference measured in the same process, interleaved with",
         "the runs they are compared with; benchmarks/README.md says what each one measures.",
         "",
@@ -562,6 +806,8 @@ def render(results, seconds, setting, machine_info, command, started):
             [(name, value, _verdict(met)) for name, value, met in target_rows],
         ),
         "",
+        'A target not met is discussed under "Targets and findings" in benchmarks/README.md.',
+        "",
         "## Masks per batch over each model's train step (masks.py x models.py)",
         "",
         cost_table(costs) if costs else "Not available: masks.py or models.py has no figures.",
@@ -569,7 +815,7 @@ def render(results, seconds, setting, machine_info, command, started):
     for name in SCRIPTS:
         title, table = TABLES[name]
         result = results.get(name, {})
-        lines += ["", f"## {title}", "", f"Ran in {seconds.get(name, 0):.0f} s."]
+        lines += ["", f"## {title}", "", _ran(_record(runs.get(name, 0.0)))]
         if _ok(result):
             try:
                 lines += ["", table(result)]
@@ -580,11 +826,54 @@ def render(results, seconds, setting, machine_info, command, started):
     return "\n".join(lines) + "\n", target_rows
 
 
+def _children_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_one(name, setting, alone=True):
+    """`(name, result, record)`: one script run under its proportional time limit.
+
+    The record has the script's CPU seconds (its processes', user + system) when it
+    ran `alone`, not alongside another script.
+    """
+    load = round(os.getloadavg()[0], 2)
+    limit = timeout_s(name, setting, load_factor(load))
+    print(f"run_all: {name} (limit {limit} s, load {load}) ...", file=sys.stderr, flush=True)
+    cpu_before = _children_cpu_s()
+    result, seconds = run_script(name, setting, limit)
+    status = f"error: {result['error'][:200]}" if "error" in result else "ok"
+    print(f"run_all: {name} {status} ({seconds:.0f} s)", file=sys.stderr, flush=True)
+    record = {"seconds": round(seconds, 1), "timeout_s": limit, "load_average": load}
+    if alone:
+        record["cpu_seconds"] = round(_children_cpu_s() - cpu_before, 1)
+    return name, result, record
+
+
+def _from_json(folder, names):
+    folder = Path(folder)
+    timing = folder / SECONDS_FILE
+    recorded = json.loads(timing.read_text()) if timing.exists() else {}
+    return [
+        (name, json.loads((folder / f"{name}.json").read_text()), recorded.get(name, 0.0))
+        for name in names
+        if (folder / f"{name}.json").exists()
+    ]
+
+
+def _save_json(folder, results, runs):
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, result in results.items():
+        (folder / f"{name}.json").write_text(json.dumps(result, indent=1))
+    (folder / SECONDS_FILE).write_text(json.dumps(runs, indent=1))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--tiny", action="store_true", help="seconds-long runs (tests)")
-    group.add_argument("--quick", action="store_true", help="under 10 minutes on 2 cores")
+    group.add_argument("--quick", action="store_true", help="fewer runs, models and sizes")
     parser.add_argument("--output", default=str(BENCHMARKS / "RESULTS.md"))
     parser.add_argument("--json-dir", help="also save each script's JSON object here")
     parser.add_argument("--only", default="", help="comma-separated scripts (default: all)")
@@ -597,40 +886,27 @@ def main():
     )
     args = parser.parse_args()
     setting = "tiny" if args.tiny else "quick" if args.quick else "full"
+    unknown = set(filter(None, args.only.split(","))) - set(SCRIPTS)
+    if unknown:
+        parser.error(f"--only: unknown scripts {sorted(unknown)}; choose among {list(SCRIPTS)}")
     names = [name for name in SCRIPTS if not args.only or name in args.only.split(",")]
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    timeout = TIMEOUTS_S[setting]
-
-    def run(name):
-        print(f"run_all: {name} ...", file=sys.stderr, flush=True)
-        result, seconds = run_script(name, setting, timeout)
-        status = f"error: {result['error'][:200]}" if "error" in result else "ok"
-        print(f"run_all: {name} {status} ({seconds:.0f} s)", file=sys.stderr, flush=True)
-        return name, result, seconds
-
+    load_before = round(os.getloadavg()[0], 2)
     if args.from_json:
-        folder = Path(args.from_json)
-        timing = folder / SECONDS_FILE
-        recorded = json.loads(timing.read_text()) if timing.exists() else {}
-        outcomes = [
-            (name, json.loads((folder / f"{name}.json").read_text()), recorded.get(name, 0.0))
-            for name in names
-            if (folder / f"{name}.json").exists()
-        ]
+        outcomes = _from_json(args.from_json, names)
     else:
+        # Several at once: the longest first, so that the last to finish starts early.
+        if args.jobs > 1:
+            names = sorted(names, key=lambda name: -idle_seconds(name, setting))
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            outcomes = list(pool.map(run, names))
+            outcomes = list(pool.map(lambda name: _run_one(name, setting, args.jobs == 1), names))
     results = {name: result for name, result, _ in outcomes}
-    seconds = {name: value for name, _, value in outcomes}
+    runs = {name: record for name, _, record in outcomes}
     if args.json_dir and not args.from_json:
-        folder = Path(args.json_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, result in results.items():
-            (folder / f"{name}.json").write_text(json.dumps(result, indent=1))
-        (folder / SECONDS_FILE).write_text(json.dumps(seconds))
+        _save_json(args.json_dir, results, runs)
     flag = "" if setting == "full" else f" --{setting}"
     markdown, target_rows = render(
-        results, seconds, setting, machine(), f"python benchmarks/run_all.py{flag}", started
+        results, runs, setting, machine(), f"python benchmarks/run_all.py{flag}", started
     )
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -640,6 +916,11 @@ def main():
         "benchmark": "run_all",
         "setting": setting,
         "output": str(output),
+        "seconds": round(sum(_record(value).get("seconds", 0) for value in runs.values()), 1),
+        "cpu_seconds": round(
+            sum(_record(value).get("cpu_seconds", 0) for value in runs.values()), 1
+        ),
+        "load_average": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
         "targets": [
             {"target": name, "measured": value, "verdict": _verdict(met).strip("*")}
             for name, value, met in target_rows

@@ -1,18 +1,24 @@
 """The benchmark scripts run on their tiny setting and emit the documented JSON keys.
 
-One `run_all.py --tiny` run (every script once, in subprocesses) feeds all
-the checks, so the scripts start once each. No timing is asserted: timings
-belong in benchmarks/RESULTS.md.
+One `run_all.py --tiny` run (the scripts below once each, in subprocesses, two
+at a time) feeds the key checks; serving_overhead.py, precision_cost.py and
+depthwise_cost.py run on their tiny setting in their own test files, so
+run_all's tables and targets for them are checked here on JSON objects of
+their documented shape. No timing is asserted: timings belong in
+benchmarks/RESULTS.md.
 """
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+TARGET_COUNT = 13
 OWN_SCRIPTS = (
     "models",
     "input_pipeline",
@@ -22,8 +28,10 @@ OWN_SCRIPTS = (
     "cli_startup",
     "determinism_cost",
 )
-# benchmarks/serving_load.py --tiny is run and checked by tests/reliability/test_server_load.py.
-TINY_RUN_SCRIPTS = ("masks", *OWN_SCRIPTS)
+# Run and checked on their tiny setting elsewhere: serving_load.py by
+# tests/reliability/test_server_load.py, serving_overhead.py, precision_cost.py and
+# depthwise_cost.py by their own files in tests/benchmarks/.
+TINY_RUN_SCRIPTS = ("masks", "generator_once", *OWN_SCRIPTS)
 MASK_KINDS = {"random_boxes", "random_region", "irregular_strokes", "free_form"}
 SHAPE_KINDS = {"random_boxes", "irregular_strokes", "free_form"}
 HOLE_RATIO_KEYS = {"mean", "p10", "p50", "p90"}
@@ -88,6 +96,16 @@ def test_models_json_keys(tiny_run):
     assert {"batch", "recipe_batch", "seconds_per_batch", "seconds_per_image"} <= set(
         entry["train_step"]
     )
+    assert set(entry["phase_seconds"]) == {"build", "flops", "forward", "train_step"}
+
+
+@pytest.mark.large
+def test_generator_once_json_keys(tiny_run):
+    result = _result(tiny_run[0], "generator_once")
+    (entry,) = result["results"]
+    assert entry["recipe"] == "context_encoder/builtin_64" and entry["image_size"] == 64
+    for key in ("two_pass_s", "one_pass_s", "speedup"):
+        assert entry[key] > 0, key
 
 
 @pytest.mark.large
@@ -184,25 +202,147 @@ def test_run_all_writes_results_and_targets(tiny_run):
     assert "python benchmarks/run_all.py --tiny" in markdown
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["benchmark"] == "run_all" and summary["setting"] == "tiny"
-    assert len(summary["targets"]) == 10
+    assert len(summary["targets"]) == TARGET_COUNT
     # The scripts of this suite never fail; others' failures are recorded, not raised.
     assert not set(summary["errors"]) & set(OWN_SCRIPTS)
     assert markdown.startswith("# Benchmark results")
 
 
-def test_run_all_records_a_missing_script():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import run_all
-    finally:
-        sys.path.pop(0)
+@pytest.fixture
+def run_all(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import run_all
+
+    return run_all
+
+
+def test_run_all_records_a_missing_script(run_all):
     result, seconds = run_all.run_script("no_such_benchmark", "tiny", timeout=5)
     assert "missing" in result["error"] and seconds == 0.0
     markdown, rows = run_all.render(
         {"models": result}, {"models": 0.0}, "tiny", {"cpu": "x"}, "cmd", "now"
     )
     assert "**Error**: missing" in markdown
-    assert [verdict for _, _, verdict in rows] == [None] * 10
+    assert [verdict for _, _, verdict in rows] == [None] * TARGET_COUNT
+
+
+def test_run_all_time_limits_grow_with_the_load(run_all):
+    assert run_all.load_factor(load=0.5, cores=2) == 1.0
+    assert run_all.load_factor(load=8.0, cores=2) == 4.0
+    for name in run_all.SCRIPTS:
+        assert name in run_all.IDLE_SECONDS and name in run_all.TABLES
+        for setting in ("tiny", "quick", "full"):
+            budget = run_all.TIMEOUT_MARGIN * run_all.idle_seconds(name, setting)
+            assert run_all.timeout_s(name, setting) >= max(run_all.TIMEOUT_FLOOR_S, budget)
+            assert run_all.timeout_s(name, setting, 4.0) >= 4 * budget
+    # Above the floor the limit is proportional: margin x idle seconds x load factor.
+    idle_models = run_all.IDLE_SECONDS["models"][1]
+    assert run_all.timeout_s("models", "quick", 2.5) == run_all.TIMEOUT_MARGIN * idle_models * 2.5
+    assert run_all.script_command("serving_overhead", "quick")[-2:] == ["--runs", "3"]
+    assert run_all.script_command("models", "quick")[-1] == "--quick"
+    assert run_all.script_command("models", "full")[-1].endswith("models.py")
+
+
+def test_run_all_timeout_ends_the_scripts_children(run_all, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
+        "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n"
+    )
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_all._run_in_session([sys.executable, "-c", script], timeout=5)
+    pid = int(pid_file.read_text())
+    for _ in range(50):  # the kill is asynchronous: wait for the state to change
+        stat = Path(f"/proc/{pid}/stat")
+        if not stat.exists() or stat.read_text().split(") ")[1][0] in "ZX":
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the timed-out script's child process was left running")
+
+
+STANDALONE_RESULTS = {
+    "serving_overhead": {
+        "benchmark": "serving_overhead",
+        "setting": "full",
+        "runs": 3,
+        "server": "keras-inpaint serve --workers 1",
+        "results": [
+            # A tiny size's ratio does not count for the targets (256 and 512 px).
+            {"kind": "json", "size": 64, "ratio": 9.0, "target": 3.0},
+            {"kind": "json", "size": 256, "ratio": 2.33, "target": 3.0},
+            {"kind": "json", "size": 512, "ratio": 2.6, "target": 3.0},
+            {"kind": "png", "size": 256, "ratio": 0.99, "target": 1.3},
+            {"kind": "png", "size": 512, "ratio": 1.43, "target": 1.3},
+        ],
+    },
+    "depthwise_cost": {
+        "benchmark": "depthwise_cost",
+        "setting": "quick",
+        "results": [
+            {"layout": "keras", "block": "all", "gflops": 9.0, "ratio_to_matmul": 0.1},
+            {"layout": "keras", "block": "dw1", "gflops": 5.0, "ratio_to_matmul": 0.05},
+            {"layout": "nchw", "block": "all", "gflops": 36.0, "ratio_to_matmul": 0.45},
+        ],
+        "best_layout": "nchw",
+        "best_ratio": 0.45,
+        "target": 0.6,
+    },
+    "precision_cost": {
+        "benchmark": "precision_cost",
+        "setting": "quick",
+        "results": [{"model": "pepsi", "bfloat16_speedup": 1.59, "xla_speedup": 1.1}],
+    },
+    "generator_once": {
+        "benchmark": "generator_once",
+        "setting": "quick",
+        "results": [{"model": "pepsi", "recipe": "pepsi/celeba_hq_256", "speedup": 1.31}],
+    },
+}
+
+
+def test_run_all_tabulates_the_standalone_scripts_and_their_targets(run_all):
+    runs = {
+        name: {"seconds": 1.0, "timeout_s": 60, "load_average": 3.0} for name in run_all.SCRIPTS
+    }
+    markdown, rows = run_all.render(
+        STANDALONE_RESULTS, runs, "quick", {"logical_cores": 2}, "cmd", "now"
+    )
+    rest = [(measured, met) for target, measured, met in rows if target.startswith("REST")]
+    assert rest == [("2.33 at 256, 2.60 at 512", True), ("0.99 at 256, 1.43 at 512", False)]
+    depthwise = [(measured, met) for target, measured, met in rows if "depthwise" in target]
+    assert depthwise == [("0.45 (nchw; target 0.6)", False)]
+    for name in STANDALONE_RESULTS:
+        assert f"## {run_all.TABLES[name][0]}\n\nRan in 1 s (limit 60 s" in markdown
+    assert "| pepsi | - | - | - | - | - | 1.59 | 1.1 |" in markdown
+    assert "| pepsi | `pepsi/celeba_hq_256` | - | - | - | - | 1.31 |" in markdown
+    assert "| nchw | - | 36 | - | 0.45 | - |" in markdown and "| keras | - | 5 |" not in markdown
+    assert "| png | 512 | - | - | - | 1.43 | 1.3 | **not met** |" in markdown
+    assert "Load average before the scripts: 3 to 3 on 2 logical cores" in markdown
+
+
+def test_run_all_from_json_reads_old_and_new_run_records(run_all, tmp_path):
+    for name, result in STANDALONE_RESULTS.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+    records = {
+        "generator_once": 12.0,
+        "serving_overhead": {"seconds": 30.0, "cpu_seconds": 21.0, "timeout_s": 75},
+    }
+    (tmp_path / run_all.SECONDS_FILE).write_text(json.dumps(records))
+    outcomes = run_all._from_json(tmp_path, run_all.SCRIPTS)
+    assert [name for name, _, _ in outcomes] == [
+        name for name in run_all.SCRIPTS if name in STANDALONE_RESULTS
+    ]
+    runs = {name: record for name, _, record in outcomes}
+    markdown, _ = run_all.render(STANDALONE_RESULTS, runs, "full", {}, "cmd", "now")
+    assert (
+        "Ran in 12 s." in markdown
+        and "Ran in 30 s, 21 CPU s (limit 75 s, load average - before)." in markdown
+    )
 
 
 @pytest.mark.large
