@@ -76,20 +76,18 @@ def serving_method(preset, precision):
     import tensorflow as tf
 
     from keras_inpaint import contract, presets
+    from keras_inpaint.export.precision import with_precision
     from keras_inpaint.export.signatures import serving_function
-    from keras_inpaint.models.inpainter import Inpainter
-    from keras_inpaint.training.recipes import precision_policy
 
-    with precision_policy(precision):
-        generator = presets.load(preset)
-        model = Inpainter(generator, name=preset)
+    # What `keras-inpaint export --precision` exports.
+    model = with_precision(presets.load_inpainter(preset), precision)
     function = tf.function(serving_function(model), reduce_retracing=True)
 
     def method(image, mask):
         image, mask = tf.constant(image, tf.uint8), tf.constant(mask, tf.uint8)
         return function(**{contract.IMAGE: image, contract.MASK: mask})[contract.INPAINTED].numpy()
 
-    return method, generator
+    return method, model.generator
 
 
 def _summary(report, precision):
