@@ -20,7 +20,7 @@ every process trained to identical weights.
 
 Settings: `--tiny` the default recipe at batch 4, 2 steps, 1 round (for
 the tests); `--quick` the default recipe and PEPSI at their recipes'
-batch sizes, 10 steps, 1 round; the full run adds the Context Encoder's and
+batch sizes, 5 steps, 1 round; the full run adds the Context Encoder's and
 PEPSI's 128x128 photo recipes on a folder of 600x600 JPEGs (the data of
 `--data-dir` runs), 30 steps, 3 rounds (each setting in three processes
 per case).
@@ -51,7 +51,7 @@ FOLDER_CASES = (
 
 SETTINGS = {
     "tiny": {"cases": (DEFAULT_CASE,), "batch_cap": 4, "steps": 2, "rounds": 1},
-    "quick": {"cases": (DEFAULT_CASE, PEPSI_CASE), "batch_cap": None, "steps": 10, "rounds": 1},
+    "quick": {"cases": (DEFAULT_CASE, PEPSI_CASE), "batch_cap": None, "steps": 5, "rounds": 1},
     "full": {
         "cases": (DEFAULT_CASE, PEPSI_CASE, *FOLDER_CASES),
         "batch_cap": None,

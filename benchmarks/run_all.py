@@ -38,6 +38,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -62,29 +63,27 @@ SCRIPTS = (
     "serving_overhead",
     "serving_load",
 )
-# Arguments where a script's setting is not its `--tiny` / `--quick` / no flag:
-# serving_overhead.py has no quick setting, its quick run is the full one with 3 runs.
-SETTING_ARGS = {"serving_overhead": {"quick": ["--runs", "3"]}}
 # Written next to the scripts' JSON objects by --json-dir, read back by --from-json:
-# per script its seconds, time limit and the load average before it started.
+# per script its seconds, time limit, the load average before it and when it started.
 SECONDS_FILE = "run_all_seconds.json"
 
 # Seconds of each script on an idle 2-core machine, per setting (tiny, quick, full): the
 # time limits are proportional to them (see the module docstring). Tiny from the test
-# fixture's runs, full from RESULTS.md's full run (upper estimates for the scripts it did
-# not run), quick from runs on a loaded machine (upper estimates).
+# fixture's runs; full from the full run of 2026-12-03 (benchmarks/RESULTS.md), rounded
+# up, where precision_cost and determinism_cost ran out of their 1,800 s (that is their
+# figure, a lower bound); quick from runs on a loaded machine (upper estimates).
 IDLE_SECONDS = {
-    "cli_startup": (2, 40, 60),
-    "masks": (20, 60, 200),
+    "cli_startup": (2, 40, 70),
+    "masks": (20, 60, 210),
     "cam_cost": (8, 30, 60),
-    "depthwise_cost": (10, 40, 120),
-    "export_latency": (15, 40, 300),
+    "depthwise_cost": (10, 40, 200),
+    "export_latency": (15, 40, 400),
     "preset_latency": (10, 30, 60),
-    "input_pipeline": (20, 150, 300),
+    "input_pipeline": (20, 150, 510),
     "models": (15, 90, 800),
-    "generator_once": (15, 60, 300),
-    "precision_cost": (15, 60, 600),
-    "determinism_cost": (35, 60, 600),
+    "generator_once": (15, 60, 180),
+    "precision_cost": (15, 60, 1800),
+    "determinism_cost": (35, 60, 1800),
     "serving_overhead": (20, 40, 120),
     "serving_load": (20, 60, 150),
 }
@@ -105,6 +104,9 @@ SERVING_P99_TARGET = 10.0
 SERVING_RSS_TARGET = 1.10
 REST_TARGETS = {"json": 3.0, "png": 1.3}
 REST_SIZES = (256, 512)
+# Each random mask kind's masks per second against its OpenCV reference, at these sizes.
+MASK_REFERENCE_TARGET = 1.0
+MASK_REFERENCE_SIZES = (256, 512)
 
 
 def load_factor(load=None, cores=None):
@@ -126,9 +128,8 @@ def timeout_s(name, setting, factor=1.0):
 
 def script_command(name, setting):
     """The command line of one script in one setting."""
-    default = [] if setting == "full" else [f"--{setting}"]
-    arguments = SETTING_ARGS.get(name, {}).get(setting, default)
-    return [sys.executable, str(BENCHMARKS / f"{name}.py"), *arguments]
+    flags = [] if setting == "full" else [f"--{setting}"]
+    return [sys.executable, str(BENCHMARKS / f"{name}.py"), *flags]
 
 
 def _run_in_session(command, timeout):
@@ -282,6 +283,11 @@ def targets(results, costs):
             _efficiency_target(results.get("models")),
         ),
         (
+            f"each random mask kind >= {MASK_REFERENCE_TARGET:g} x its OpenCV reference's "
+            f"masks per second, at {' and '.join(map(str, MASK_REFERENCE_SIZES))} px",
+            _mask_reference_target(results.get("masks")),
+        ),
+        (
             f"PEPSI's CAM <= {CAM_TARGET} x the rest of the forward",
             _cam_target(results.get("cam_cost")),
         ),
@@ -427,6 +433,21 @@ def _serving_target(serving):
         f"p99 {ratio:g} x p50 alone, RSS after {memory:g} x start, {serving['errors']} errors",
         ratio < SERVING_P99_TARGET and memory <= SERVING_RSS_TARGET and serving["errors"] == 0,
     )
+
+
+def _mask_reference_target(masks):
+    if not _ok(masks):
+        return None
+    rows = [row for row in masks.get("results", []) if row.get("size") in MASK_REFERENCE_SIZES]
+    if not rows:
+        return None
+    short = [row for row in rows if row["ratio"] < MASK_REFERENCE_TARGET]
+    worst = min(rows, key=lambda row: row["ratio"])
+    measured = (
+        f"{len(rows) - len(short)} of {len(rows)} met; worst {worst['ratio']:.2f} "
+        f"({worst['kind']} {worst['size']})"
+    )
+    return measured, not short
 
 
 def _rest_target(overhead, kind):
@@ -652,6 +673,7 @@ def serving_table(serving):
 
 
 def serving_overhead_table(overhead):
+    anchor = ("native_parse_ms", "native_encode_ms", "anchor_ratio")
     rows = [
         [
             row["kind"],
@@ -660,17 +682,21 @@ def serving_overhead_table(overhead):
             row.get("request_ms"),
             row.get("in_process_ms"),
             row.get("ratio"),
-            row.get("target"),
+            row.get("target", "-"),
             _verdict(row["ratio"] <= row["target"]) if "target" in row else "-",
+            *(row.get(key, "-") for key in anchor),
         ]
         for row in overhead.get("results", [])
     ]
     header = ["kind", "size", "request bytes", "request ms", "in-process ms", "ratio"]
+    header += ["target", "verdict", "C++ parse ms", "native encode ms", "anchor ratio"]
     loads = (overhead.get("load_average_before"), overhead.get("load_average_after"))
     return (
         f"One client, {overhead.get('runs')} alternating runs a case; {overhead.get('server')}; "
-        f"load average {_fmt(loads[0])} before, {_fmt(loads[1])} after.\n\n"
-        + _table(header + ["target", "verdict"], rows)
+        f"load average {_fmt(loads[0])} before, {_fmt(loads[1])} after. The anchor (JSON "
+        "rows): the model call plus a C++ parse of the same body (simdjson) and a native "
+        "write of the answer (orjson), what a C++ server such as TF Serving would add at "
+        "least.\n\n" + _table(header, rows)
     )
 
 
@@ -754,6 +780,8 @@ def _record(value):
 
 def _ran(record):
     text = f"Ran in {record.get('seconds', 0):.0f} s"
+    if record.get("started"):
+        text += f" from {record['started']}"
     if record.get("cpu_seconds") is not None:
         text += f", {record['cpu_seconds']:.0f} CPU s"
     if record.get("timeout_s") is not None:
@@ -838,6 +866,7 @@ def _run_one(name, setting, alone=True):
     ran `alone`, not alongside another script.
     """
     load = round(os.getloadavg()[0], 2)
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     limit = timeout_s(name, setting, load_factor(load))
     print(f"run_all: {name} (limit {limit} s, load {load}) ...", file=sys.stderr, flush=True)
     cpu_before = _children_cpu_s()
@@ -845,6 +874,7 @@ def _run_one(name, setting, alone=True):
     status = f"error: {result['error'][:200]}" if "error" in result else "ok"
     print(f"run_all: {name} {status} ({seconds:.0f} s)", file=sys.stderr, flush=True)
     record = {"seconds": round(seconds, 1), "timeout_s": limit, "load_average": load}
+    record["started"] = started
     if alone:
         record["cpu_seconds"] = round(_children_cpu_s() - cpu_before, 1)
     return name, result, record
@@ -862,11 +892,16 @@ def _from_json(folder, names):
 
 
 def _save_json(folder, results, runs):
+    """Each script's JSON object and run record into `folder`, replacing only those scripts'."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    from keras_inpaint.output_files import write_text  # atomic: a killed run leaves no half file
+
     for name, result in results.items():
-        (folder / f"{name}.json").write_text(json.dumps(result, indent=1))
-    (folder / SECONDS_FILE).write_text(json.dumps(runs, indent=1))
+        write_text(folder / f"{name}.json", json.dumps(result, indent=1))
+    timing = folder / SECONDS_FILE
+    recorded = json.loads(timing.read_text()) if timing.exists() else {}
+    write_text(timing, json.dumps({**recorded, **runs}, indent=1))
 
 
 def main():
@@ -875,7 +910,11 @@ def main():
     group.add_argument("--tiny", action="store_true", help="seconds-long runs (tests)")
     group.add_argument("--quick", action="store_true", help="fewer runs, models and sizes")
     parser.add_argument("--output", default=str(BENCHMARKS / "RESULTS.md"))
-    parser.add_argument("--json-dir", help="also save each script's JSON object here")
+    parser.add_argument(
+        "--json-dir",
+        help="also save each script's JSON object here as it ends (with --only, replacing "
+        "those scripts')",
+    )
     parser.add_argument("--only", default="", help="comma-separated scripts (default: all)")
     parser.add_argument(
         "--from-json",
@@ -898,12 +937,19 @@ def main():
         # Several at once: the longest first, so that the last to finish starts early.
         if args.jobs > 1:
             names = sorted(names, key=lambda name: -idle_seconds(name, setting))
+        saving = threading.Lock()
+
+        def run_and_keep(name):
+            outcome = _run_one(name, setting, args.jobs == 1)
+            if args.json_dir:  # as each script ends: a stopped run keeps what it measured
+                with saving:
+                    _save_json(args.json_dir, {name: outcome[1]}, {name: outcome[2]})
+            return outcome
+
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            outcomes = list(pool.map(lambda name: _run_one(name, setting, args.jobs == 1), names))
+            outcomes = list(pool.map(run_and_keep, names))
     results = {name: result for name, result, _ in outcomes}
     runs = {name: record for name, _, record in outcomes}
-    if args.json_dir and not args.from_json:
-        _save_json(args.json_dir, results, runs)
     flag = "" if setting == "full" else f" --{setting}"
     markdown, target_rows = render(
         results, runs, setting, machine(), f"python benchmarks/run_all.py{flag}", started

@@ -27,7 +27,7 @@ images), untrained: its weights do not change the work a request costs.
 `--tiny` uses a Context Encoder with few filters at 32x32 and sizes up to 128.
 
     python benchmarks/serving_load.py            # 16 clients, 60 s
-    python benchmarks/serving_load.py --quick    # 16 clients, 20 s
+    python benchmarks/serving_load.py --quick    # 16 clients, 10 s
     python benchmarks/serving_load.py --tiny     # 2 clients, 3 s, tiny model
     python benchmarks/serving_load.py --model-dir exports/quickstart
 """
@@ -49,7 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SETTINGS = {
     "full": {"clients": 16, "seconds": 60.0, "alone": 40},
-    "quick": {"clients": 16, "seconds": 20.0, "alone": 20},
+    "quick": {"clients": 16, "seconds": 10.0, "alone": 10},
     "tiny": {"clients": 2, "seconds": 3.0, "alone": 4},
 }
 # Targets of the issue: small requests under load vs alone; memory back after the load.
@@ -305,7 +305,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     level = parser.add_mutually_exclusive_group()
     level.add_argument("--tiny", action="store_true", help="2 clients, 3 s, tiny model (tests)")
-    level.add_argument("--quick", action="store_true", help="16 clients, 20 s")
+    level.add_argument("--quick", action="store_true", help="16 clients, 10 s")
     parser.add_argument("--model-dir", help="serve this export (<base>/<name>) instead")
     parser.add_argument("--clients", type=int, help="concurrent clients")
     parser.add_argument("--seconds", type=float, help="length of the measured window")

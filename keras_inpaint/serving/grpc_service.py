@@ -10,7 +10,9 @@ event loop:
   they amount to, answered by the model's `PredictRoute` (the same limits,
   lanes, deadline and messages), and its answer becomes `TensorProto` outputs
   (`uint8` as `tensor_content`, files as `string_val`); `output_filter` picks
-  outputs;
+  outputs. Integer pixels go from the `TensorProto` to the body's JSON and
+  from the answer's JSON back to `tensor_content` as arrays (orjson,
+  `pixel_json.parse_answer`), never as Python lists;
 - `GetModelMetadata` (`metadata_field: "signature_def"`): the export's
   `SignatureDefMap`, read from its `saved_model.pb`.
 
@@ -35,8 +37,10 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+import orjson
 
 from keras_inpaint import contract
+from keras_inpaint.serving.pixel_json import parse_answer
 from keras_inpaint.serving.tf_serving_messages import DATA_TYPES, MESSAGES
 
 SERVICE = "tensorflow.serving.PredictionService"
@@ -81,7 +85,7 @@ class BadRequest(ValueError):
 
 
 def tensor_value(tensor, name):
-    """A `TensorProto` -> its REST v1 JSON value (nested lists, `{"b64": ...}` files)."""
+    """A `TensorProto` -> its REST v1 value: an array of its shape, or `{"b64": ...}` files."""
     shape = [dim.size for dim in tensor.tensor_shape.dim]
     if tensor.dtype == DATA_TYPES["DT_STRING"]:
         files = [{"b64": base64.b64encode(item).decode("ascii")} for item in tensor.string_val]
@@ -106,7 +110,26 @@ def tensor_value(tensor, name):
             grpc.StatusCode.INVALID_ARGUMENT,
             f"input '{name}' has {values.size} values for its shape {shape}",
         )
-    return values.reshape(shape).tolist()
+    values = values.reshape(shape)
+    return values.tolist() if values.dtype == object or values.ndim == 0 else values
+
+
+def request_body(signature, inputs):
+    """The REST v1 columnar body bytes of `inputs` (`tensor_value`s).
+
+    orjson writes integer arrays straight from memory; a float array goes
+    through `json`, which writes NaN and infinities as the REST route expects
+    to find them (and name them in its message).
+    """
+    if any(isinstance(value, np.ndarray) and value.dtype.kind == "f" for value in inputs.values()):
+        lists = {
+            name: value.tolist() if isinstance(value, np.ndarray) else value
+            for name, value in inputs.items()
+        }
+        return json.dumps({"signature_name": signature, "inputs": lists}).encode()
+    body = {"signature_name": signature, "inputs": inputs}
+    # orjson asks `default` for what it cannot write itself: a non-contiguous array.
+    return orjson.dumps(body, default=np.ndarray.tolist, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def output_tensor(value, binary):
@@ -177,10 +200,10 @@ class PredictionService:
             inputs = {name: tensor_value(value, name) for name, value in request.inputs.items()}
         except BadRequest as error:
             await context.abort(error.code, str(error))
-        body = json.dumps({"signature_name": signature, "inputs": inputs}).encode()
+        body = request_body(signature, inputs)
         del inputs
         answer = await model.route.answer(body)
-        content = json.loads(answer.body)
+        content = parse_answer(answer.body)
         if answer.status_code != 200:
             code = _STATUS_CODES.get(answer.status_code, grpc.StatusCode.INTERNAL)
             await context.abort(code, content["error"])

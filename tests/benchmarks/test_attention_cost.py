@@ -1,12 +1,7 @@
 """`benchmarks/cam_cost.py` on its tiny setting: one implementation, a batch, its keys."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from script_runs import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "forward_with_cam_s",
     "forward_without_cam_s",
@@ -17,27 +12,9 @@ KEYS = {
 
 
 def test_cam_cost_times_the_chosen_implementation_at_a_batch():
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = dict(os.environ, PYTHONPATH=path)
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "cam_cost.py"),
-            "--tiny",
-            "--batch",
-            "2",
-            "--implementation",
-            "fused",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run_script(
+        "cam_cost", "--tiny", "--batch", "2", "--implementation", "fused", timeout=300
     )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["benchmark"] == "cam_cost" and result["setting"] == "tiny"
     assert result["batch"] == 2 and result["image_size"] == 64
     assert "patches" not in result and KEYS <= set(result["fused"])

@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from script_runs import import_script, run_script
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET_COUNT = 13
+TARGET_COUNT = 14
 OWN_SCRIPTS = (
     "models",
     "input_pipeline",
@@ -210,10 +211,7 @@ def test_run_all_writes_results_and_targets(tiny_run):
 
 @pytest.fixture
 def run_all(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import run_all
-
-    return run_all
+    return import_script(monkeypatch, "run_all")
 
 
 def test_run_all_records_a_missing_script(run_all):
@@ -238,7 +236,7 @@ def test_run_all_time_limits_grow_with_the_load(run_all):
     # Above the floor the limit is proportional: margin x idle seconds x load factor.
     idle_models = run_all.IDLE_SECONDS["models"][1]
     assert run_all.timeout_s("models", "quick", 2.5) == run_all.TIMEOUT_MARGIN * idle_models * 2.5
-    assert run_all.script_command("serving_overhead", "quick")[-2:] == ["--runs", "3"]
+    assert run_all.script_command("serving_overhead", "quick")[-1] == "--quick"
     assert run_all.script_command("models", "quick")[-1] == "--quick"
     assert run_all.script_command("models", "full")[-1].endswith("models.py")
 
@@ -347,15 +345,7 @@ def test_run_all_from_json_reads_old_and_new_run_records(run_all, tmp_path):
 
 @pytest.mark.large
 def test_layer_profile_json_keys():
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "layer_profile.py"), "--tiny", "--top", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result = run_script("layer_profile", "--tiny", "--top", "3", timeout=300)
     assert result["benchmark"] == "layer_profile" and result["setting"] == "tiny"
     assert len(result["layers"]) == 3
     for entry in result["layers"]:
@@ -364,12 +354,8 @@ def test_layer_profile_json_keys():
     assert shares == sorted(shares, reverse=True) and sum(shares) <= 1.0 + 1e-6
 
 
-def test_flop_count_counts_convolutions_and_attention():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from flop_count import count_flops
-    finally:
-        sys.path.pop(0)
+def test_flop_count_counts_convolutions_and_attention(monkeypatch):
+    count_flops = import_script(monkeypatch, "flop_count").count_flops
     import keras
 
     from keras_inpaint.models.pepsi import PEPSIGenerator
@@ -385,3 +371,33 @@ def test_flop_count_counts_convolutions_and_attention():
     # The 4x4x32 CAM: two (16 x 16) by (16 x 32) products.
     assert pepsi["by_layer_type"]["ContextualAttention"] == 2 * 2 * 16 * 16 * 32
     assert not pepsi["uncounted"]
+
+
+def test_run_all_json_dir_keeps_the_other_scripts_when_one_is_run_again(run_all, tmp_path):
+    first = {"seconds": 10.0, "timeout_s": 60, "load_average": 0.1, "started": "day 1"}
+    again = {"seconds": 20.0, "timeout_s": 60, "load_average": 0.2, "started": "day 2"}
+    run_all._save_json(
+        tmp_path, {"masks": {"a": 1}, "models": {"b": 2}}, {"masks": first, "models": first}
+    )
+    run_all._save_json(tmp_path, {"masks": {"a": 3}}, {"masks": again})
+    outcomes = {
+        name: (result, record)
+        for name, result, record in run_all._from_json(tmp_path, run_all.SCRIPTS)
+    }
+    assert outcomes == {"masks": ({"a": 3}, again), "models": ({"b": 2}, first)}
+    assert run_all._ran(again) == "Ran in 20 s from day 2 (limit 60 s, load average 0.2 before)."
+
+
+def test_run_all_mask_reference_target_counts_every_kind_at_256_and_512(run_all):
+    def row(kind, size, ratio):
+        return {"kind": kind, "size": size, "ratio": ratio}
+
+    masks = {"benchmark": "masks", "results": [row("random_boxes", 128, 0.1)]}
+    assert run_all._mask_reference_target(masks) is None  # no row at 256 or 512
+    masks["results"] += [row("random_boxes", 256, 1.2), row("free_form", 512, 1.0)]
+    assert run_all._mask_reference_target(masks) == ("2 of 2 met; worst 1.00 (free_form 512)", True)
+    masks["results"].append(row("irregular_strokes", 512, 0.31))
+    assert run_all._mask_reference_target(masks) == (
+        "2 of 3 met; worst 0.31 (irregular_strokes 512)",
+        False,
+    )

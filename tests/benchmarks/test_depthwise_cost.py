@@ -3,15 +3,9 @@
 No timing is asserted (the figures are in benchmarks/README.md).
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from script_runs import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 TOP_KEYS = {
     "benchmark",
     "setting",
@@ -48,18 +42,7 @@ SAME_OUTPUT_LAYOUTS = {
 
 @pytest.fixture(scope="module")
 def tiny_result():
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "depthwise_cost.py"), "--tiny"],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return run_script("depthwise_cost", "--tiny", timeout=300)
 
 
 def test_tiny_run_has_the_documented_keys(tiny_result):

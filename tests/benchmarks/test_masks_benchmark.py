@@ -2,32 +2,16 @@
 references draw masks of the recipes (no timings asserted; masks.py's JSON is checked from
 run_all's run, in test_benchmark_scripts.py)."""
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from script_runs import BENCHMARKS, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 KINDS = {"random_boxes", "random_region", "irregular_strokes", "free_form"}
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(BENCHMARKS))
 
 reference_masks = pytest.importorskip("reference_masks", reason="needs OpenCV")
-
-
-def run_tiny(script):
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), "--tiny"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=900,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -48,7 +32,7 @@ def test_unknown_reference_kind_names_the_known_ones():
 
 @pytest.mark.large
 def test_masks_xla_benchmark_tiny_prints_documented_json():
-    report = run_tiny("masks_xla.py")
+    report = run_script("masks_xla", "--tiny", timeout=900)
     assert (report["benchmark"], report["setting"], report["batch"]) == ("masks_xla", "tiny", 4)
     assert {result["kind"] for result in report["results"]} >= KINDS | {"center_box"}
     for result in report["results"]:

@@ -3,15 +3,9 @@
 No timing is asserted (figures belong in benchmarks/RESULTS.md).
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from script_runs import import_script, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "model",
     "recipe",
@@ -33,10 +27,7 @@ KEYS = {
 
 @pytest.fixture
 def precision_cost(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import precision_cost
-
-    return precision_cost
+    return import_script(monkeypatch, "precision_cost")
 
 
 def test_each_variant_builds_the_model_it_names(precision_cost):
@@ -77,17 +68,7 @@ def test_bfloat16_only_times_the_two_precisions_alone(precision_cost):
 
 @pytest.mark.large
 def test_precision_cost_tiny_prints_documented_json():
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "precision_cost.py"), "--tiny"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=900,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    report = run_script("precision_cost", "--tiny", timeout=900)
     assert (report["benchmark"], report["setting"]) == ("precision_cost", "tiny")
     (result,) = report["results"]
     assert set(result) == KEYS

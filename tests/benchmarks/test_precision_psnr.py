@@ -3,16 +3,10 @@
 The photos are generated (no corpus is read); no timing or PSNR level is asserted.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from script_runs import import_script, run_script
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "preset",
     "generator",
@@ -31,10 +25,7 @@ KEYS = {
 
 @pytest.fixture
 def precision_psnr(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    import precision_psnr
-
-    return precision_psnr
+    return import_script(monkeypatch, "precision_psnr")
 
 
 def test_both_precisions_run_the_same_weights(precision_psnr):
@@ -59,17 +50,7 @@ def test_hole_deltas_are_bfloat16_minus_float32_on_photos_with_a_hole(precision_
 
 @pytest.mark.large
 def test_precision_psnr_tiny_prints_documented_json():
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "precision_psnr.py"), "--tiny"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=900,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    report = run_script("precision_psnr", "--tiny", timeout=900)
     assert (report["benchmark"], report["setting"], report["photos"]) == (
         "precision_psnr",
         "tiny",

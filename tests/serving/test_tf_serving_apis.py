@@ -26,7 +26,7 @@ from test_case import tiny_fully_convolutional
 
 from keras_inpaint.export import export_saved_model
 from keras_inpaint.serving import client
-from keras_inpaint.serving.grpc_service import output_tensor, tensor_value
+from keras_inpaint.serving.grpc_service import output_tensor, request_body, tensor_value
 from keras_inpaint.serving.local_server import LocalServer, free_port
 from keras_inpaint.serving.tf_serving_messages import MESSAGES
 
@@ -41,18 +41,40 @@ def test_tensor_protos_convert_both_ways():
     ours = MESSAGES["tensorflow.TensorProto"].FromString(
         tf.make_tensor_proto(pixels).SerializeToString()
     )
-    assert tensor_value(ours, "image") == pixels.tolist()
+    value = tensor_value(ours, "image")
+    assert value.dtype == np.uint8
+    np.testing.assert_array_equal(value, pixels)
     as_ints = tf.make_tensor_proto(pixels)
     as_ints.ClearField("tensor_content")
     as_ints.int_val.extend(pixels.ravel().tolist())
     ours = MESSAGES["tensorflow.TensorProto"].FromString(as_ints.SerializeToString())
-    assert tensor_value(ours, "image") == pixels.tolist()
+    np.testing.assert_array_equal(tensor_value(ours, "image"), pixels)
     files = MESSAGES["tensorflow.TensorProto"].FromString(
         tf.make_tensor_proto([b"\x89PNG", b"\xff\xd8"]).SerializeToString()
     )
     assert tensor_value(files, "image_bytes") == [{"b64": "iVBORw=="}, {"b64": "/9g="}]
     np.testing.assert_array_equal(real_tensor(output_tensor(pixels.tolist(), False)), pixels)
     assert list(real_tensor(output_tensor([{"b64": "iVBORw=="}], True))) == [b"\x89PNG"]
+
+
+def test_request_bodies_write_what_json_wrote_for_the_lists():
+    pixels = np.arange(24, dtype=np.uint8).reshape(1, 2, 4, 3)
+    files = [{"b64": "iVBORw=="}]
+    for inputs in (
+        {"image": pixels, "mask": pixels[..., :1]},
+        {"image": pixels.astype(np.int64), "scalar": 7},
+        {"image_bytes": files},
+        {"image": np.array([[np.nan, np.inf, 0.5]], np.float32)},
+    ):
+        lists = {
+            name: value.tolist() if isinstance(value, np.ndarray) else value
+            for name, value in inputs.items()
+        }
+        expected = {"signature_name": "serving_default", "inputs": lists}
+        body = request_body("serving_default", inputs)
+        assert repr(json.loads(body)) == repr(expected)
+    # NaN and infinities are written as `json` writes them, for the REST route to name.
+    assert b"NaN" in body and b"Infinity" in body
 
 
 @pytest.fixture(scope="module")

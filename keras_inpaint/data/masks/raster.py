@@ -357,6 +357,9 @@ def _paint_spans(geometry, windows, height, width):
     element = [per_chunk if static_n is not None else None, height, width]
     painted = tf.TensorArray(tf.float32, size=chunks, element_shape=element)
     _, painted = tf.while_loop(lambda chunk, _: chunk < chunks, paint, (0, painted))
+    if static_n is not None and static_n % per_chunk == 0:
+        # The chunks do not overlap: they hold the images in order.
+        return tf.reshape(painted.stack(), [static_n, height, width, 1])
     # Image i is in chunk i // per_chunk, or in the last one, which overlaps.
     image = tf.range(n)
     chunk = tf.minimum(image // per_chunk, chunks - 1)
