@@ -36,6 +36,23 @@ def parse_setting(description, add_arguments=None):
     return setting, args
 
 
+def child_result(command, model):
+    """The first result of a benchmark run in a child process, or an error entry for `model`.
+
+    `command` runs one script on one model (`[sys.executable, script, "--only", key]`);
+    its own process means running out of memory loses that model's figures only, and
+    the memory of one model is returned before the next is built.
+    """
+    import subprocess
+
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        return json.loads(completed.stdout.strip().splitlines()[-1])["results"][0]
+    except (IndexError, KeyError, ValueError):
+        tail = " | ".join(completed.stderr.strip().splitlines()[-2:])
+        return {"model": model, "error": f"exit status {completed.returncode}: {tail}"[:500]}
+
+
 def log(*parts):
     """Progress line on stderr (stdout is reserved for the one JSON object)."""
     print(*parts, file=sys.stderr, flush=True)

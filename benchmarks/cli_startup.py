@@ -28,7 +28,7 @@ from benchlib import emit, interleaved_times, log, parse_setting
 
 SETTINGS = {
     "tiny": {"runs": 1, "import_tensorflow": False},
-    "quick": {"runs": 3, "import_tensorflow": True},
+    "quick": {"runs": 2, "import_tensorflow": True},
     "full": {"runs": 11, "import_tensorflow": True},
 }
 TARGETS_S = {"keras-inpaint --help": 1.0, "keras-inpaint zoo": 2.0}

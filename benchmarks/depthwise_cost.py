@@ -43,9 +43,10 @@ block that reads its input and writes its output once.
 
 Settings: `--tiny` 32x32 images, filters 4, batch 1, the first two blocks,
 1 run, a 256 matmul (seconds, for the tests); `--quick` 256x256, filters 32,
-batch 4, 3 runs, a 2048 matmul; the full run 256x256, filters 32, batch 16,
-5 runs, a 2048 matmul. `--batch` and `--runs` override them; `--layout`
-(repeatable) times only the named layouts and `keras`. Prints one JSON
+batch 4, 3 runs, a 2048 matmul, four layouts (`QUICK_LAYOUTS`); the full run
+256x256, filters 32, batch 16, 5 runs, a 2048 matmul. `--batch` and `--runs`
+override them; `--layout` (repeatable) times only the named layouts and
+`keras`. Prints one JSON
 object: `{"benchmark": "depthwise_cost", "setting", "machine", "recipe",
 "image_size", "filters", "batch", "runs", "blocks": [{"block", "input_shape",
 "output_shape", "kernel", "stride", "dilation", "flops", "depthwise_flops",
@@ -78,6 +79,9 @@ from benchlib import (  # noqa: E402
 
 RECIPE = "pepsi/seed_depthwise_celeba_hq_256"
 TARGET = 0.6
+# Today's layout, the two one-layer ones, and the fastest with today's outputs in the full
+# run of 2026-12-03.
+QUICK_LAYOUTS = ("keras", "depthwise_only", "pointwise_only", "depthwise_matmul")
 # `blocks`: how many of the separable blocks to time (None: all 19); `--tiny` times two,
 # to stay within seconds.
 SETTINGS = {
@@ -90,7 +94,15 @@ SETTINGS = {
         "stream_mib": 8,
         "blocks": 2,
     },
-    "quick": {"size": 256, "filters": 32, "batch": 4, "runs": 3, "matmul": 2048, "stream_mib": 256},
+    "quick": {
+        "size": 256,
+        "filters": 32,
+        "batch": 4,
+        "runs": 3,
+        "matmul": 2048,
+        "stream_mib": 256,
+        "layouts": QUICK_LAYOUTS,
+    },
     "full": {"size": 256, "filters": 32, "batch": 16, "runs": 5, "matmul": 2048, "stream_mib": 512},
 }
 # A float32 tensor pair of this many MiB fits in the cache for the cache-bandwidth figure.
@@ -549,7 +561,7 @@ def main():
     runs = args.runs or config["runs"]
     log(f"depthwise_cost: {setting}, batch {batch}, {runs} runs")
     block_count = config.get("blocks")
-    chosen_layouts = {"keras", *(args.layout or LAYOUTS)}
+    chosen_layouts = {"keras", *(args.layout or config.get("layouts", LAYOUTS))}
     blocks, functions, checks = _prepare(
         config["size"], config["filters"], batch, block_count, chosen_layouts
     )

@@ -19,11 +19,11 @@ every process trained to identical weights.
     python benchmarks/determinism_cost.py [--tiny | --quick] [--rounds N] [--steps N]
 
 Settings: `--tiny` the default recipe at batch 4, 2 steps, 1 round (for
-the tests); `--quick` the default recipe and PEPSI at their recipes'
-batch sizes, 5 steps, 1 round; the full run adds the Context Encoder's and
-PEPSI's 128x128 photo recipes on a folder of 600x600 JPEGs (the data of
-`--data-dir` runs), 30 steps, 3 rounds (each setting in three processes
-per case).
+the tests); `--quick` the default recipe at its batch size, 3 steps,
+1 round; the full run: the default recipe, PEPSI's built-in recipe at its
+batch size and the Context Encoder's and PEPSI's 128x128 photo recipes on a
+folder of 600x600 JPEGs (the data of `--data-dir` runs), 20 steps, 2 rounds
+(each setting in two processes per case: 16 processes in all).
 
 Prints one JSON object: `{"benchmark": "determinism_cost", "setting",
 "machine", "steps", "rounds", "results": [...]}` (keys in benchmarks/README.md).
@@ -51,12 +51,12 @@ FOLDER_CASES = (
 
 SETTINGS = {
     "tiny": {"cases": (DEFAULT_CASE,), "batch_cap": 4, "steps": 2, "rounds": 1},
-    "quick": {"cases": (DEFAULT_CASE, PEPSI_CASE), "batch_cap": None, "steps": 5, "rounds": 1},
+    "quick": {"cases": (DEFAULT_CASE,), "batch_cap": None, "steps": 3, "rounds": 1},
     "full": {
         "cases": (DEFAULT_CASE, PEPSI_CASE, *FOLDER_CASES),
         "batch_cap": None,
-        "steps": 30,
-        "rounds": 3,
+        "steps": 20,
+        "rounds": 2,
     },
 }
 # The folder case's JPEGs (input_pipeline.py's sources): count, side.

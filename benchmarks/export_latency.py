@@ -32,10 +32,7 @@ SETTINGS = {
         "runs": 3,
     },
     "quick": {
-        "zoo": (
-            ("context_encoder_center", "context_encoder/center_128"),
-            ("pepsi", "pepsi/celeba_hq_256"),
-        ),
+        "zoo": (("context_encoder_center", "context_encoder/center_128"),),
         "batches": (1,),
         "runs": 7,
     },

@@ -51,9 +51,9 @@ SETTINGS = {
         "train_batch_cap": 4,
     },
     "quick": {
-        "pipelines": FASTEST_CANDIDATES[:2],
-        "trained": FASTEST_CANDIDATES[:2],
-        "source_images": 32,
+        "pipelines": FASTEST_CANDIDATES[:1],
+        "trained": FASTEST_CANDIDATES[:1],
+        "source_images": 16,
         "source_side": 600,
         "images_per_round": 64,
         "rounds": 2,

@@ -17,11 +17,14 @@ masks, interleaved so that a change of load hits them alike:
     python benchmarks/precision_cost.py [--tiny | --quick] [--models KEY,KEY] [--bfloat16-only]
 
 Settings: `--tiny` the 64x64 built-in Context Encoder, batch 2, 2 runs
-(seconds, for the tests); `--quick` the 128 px Context Encoder and PEPSI at
-256, at most 4 x 128 x 128 pixels a batch, 3 runs; the full run: every
+(seconds, for the tests); `--quick` the 128 px Context Encoder, at most
+4 x 128 x 128 pixels a batch, 3 runs; the full run: every
 generator family of `ZOO` (Context Encoder centre and full, GLCIC, PEPSI,
 Diet-PEPSI, depthwise PEPSI, PConv UNet), at most 8 x 128 x 128 pixels a
-batch, 5 runs. `--models` keeps only the named `ZOO` keys (full run only);
+batch, 3 runs, each model in its own process (running out of memory loses
+that model's figures only, and its memory is returned before the next one).
+`--models` keeps only the named `ZOO` keys and runs them in this process
+(full run only);
 `--bfloat16-only` times only the float32 and mixed_bfloat16 train steps and
 forwards (the `xla_*` and `masks_*` keys are then absent).
 `run_all.py` runs the quick and the full setting.
@@ -34,9 +37,12 @@ Prints one JSON object: `{"benchmark": "precision_cost", "setting", "machine",
 `*_speedup` keys are float32 seconds over the variant's.
 """
 
+import os
 import sys
+import time
 
 from benchlib import (  # noqa: E402
+    child_result,
     emit,
     example_batch,
     interleaved_medians,
@@ -60,8 +66,8 @@ SETTINGS = {
         "runs": 2,
         "pixels": 2 * 64 * 64,
     },
-    "quick": {"zoo": (ZOO[0], ZOO[3]), "runs": 3, "pixels": 4 * 128 * 128},
-    "full": {"zoo": ZOO, "runs": 5, "pixels": 8 * 128 * 128},
+    "quick": {"zoo": (ZOO[0],), "runs": 3, "pixels": 4 * 128 * 128},
+    "full": {"zoo": ZOO, "runs": 3, "pixels": 8 * 128 * 128},
 }
 
 
@@ -176,13 +182,27 @@ def selected_zoo(setting, models):
     return tuple(known[key] for key in keys)
 
 
+def _isolated(key, bfloat16_only):
+    """One model's full-setting result from a child process, or an error entry."""
+    command = [sys.executable, os.path.abspath(__file__), "--models", key]
+    if bfloat16_only:
+        command.append("--bfloat16-only")
+    start = time.perf_counter()
+    result = child_result(command, key)
+    log(f"{key}: done in {time.perf_counter() - start:.0f} s")
+    return result
+
+
 def main():
     setting, args = parse_setting(__doc__.split("\n\n")[0], _add_arguments)
     config = SETTINGS[setting]
-    results = [
-        measure(*entry, config, bfloat16_only=args.bfloat16_only)
-        for entry in selected_zoo(setting, args.models)
-    ]
+    if setting == "full" and args.models is None:
+        results = [_isolated(key, args.bfloat16_only) for key, _, _ in ZOO]
+    else:
+        results = [
+            measure(*entry, config, bfloat16_only=args.bfloat16_only)
+            for entry in selected_zoo(setting, args.models)
+        ]
     emit(
         {
             "benchmark": "precision_cost",

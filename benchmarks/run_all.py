@@ -9,7 +9,7 @@ several scripts: the masks' cost per batch of each zoo model (masks.py) over
 that model's train step (models.py).
 
     python benchmarks/run_all.py --quick                 # short: fewer runs, models and sizes
-    python benchmarks/run_all.py                         # the full run (not yet timed)
+    python benchmarks/run_all.py                         # the full run (about 80 minutes)
     python benchmarks/run_all.py --tiny --output /tmp/RESULTS.md --json-dir /tmp/raw
 
 Time limits are proportional: a script may run `TIMEOUT_MARGIN` (3) times
@@ -69,23 +69,22 @@ SECONDS_FILE = "run_all_seconds.json"
 
 # Seconds of each script on an idle 2-core machine, per setting (tiny, quick, full): the
 # time limits are proportional to them (see the module docstring). Tiny from the test
-# fixture's runs; full from the full run of 2026-12-03 (benchmarks/RESULTS.md), rounded
-# up, where precision_cost and determinism_cost ran out of their 1,800 s (that is their
-# figure, a lower bound); quick from runs on a loaded machine (upper estimates).
+# fixture's runs; full from the runs in benchmarks/RESULTS.md (2026-12-03), rounded up;
+# quick from the CPU seconds of `--quick` on the idle machine (2026-12-03), rounded up.
 IDLE_SECONDS = {
-    "cli_startup": (2, 40, 70),
-    "masks": (20, 60, 210),
-    "cam_cost": (8, 30, 60),
-    "depthwise_cost": (10, 40, 200),
-    "export_latency": (15, 40, 400),
-    "preset_latency": (10, 30, 60),
-    "input_pipeline": (20, 150, 510),
-    "models": (15, 90, 800),
-    "generator_once": (15, 60, 180),
-    "precision_cost": (15, 60, 1800),
-    "determinism_cost": (35, 60, 1800),
-    "serving_overhead": (20, 40, 120),
-    "serving_load": (20, 60, 150),
+    "cli_startup": (2, 20, 70),
+    "masks": (20, 15, 210),
+    "cam_cost": (8, 15, 60),
+    "depthwise_cost": (10, 25, 200),
+    "export_latency": (15, 15, 400),
+    "preset_latency": (10, 15, 60),
+    "input_pipeline": (20, 30, 510),
+    "models": (15, 32, 800),
+    "generator_once": (15, 25, 180),
+    "precision_cost": (15, 50, 1500),
+    "determinism_cost": (35, 45, 900),
+    "serving_overhead": (20, 35, 120),
+    "serving_load": (20, 40, 150),
 }
 DEFAULT_IDLE_SECONDS = (30, 60, 600)
 TIMEOUT_MARGIN = 3
@@ -696,7 +695,28 @@ def serving_overhead_table(overhead):
         f"load average {_fmt(loads[0])} before, {_fmt(loads[1])} after. The anchor (JSON "
         "rows): the model call plus a C++ parse of the same body (simdjson) and a native "
         "write of the answer (orjson), what a C++ server such as TF Serving would add at "
-        "least.\n\n" + _table(header, rows)
+        "least.\n\n" + _table(header, rows) + _stages_table(overhead.get("results", []))
+    )
+
+
+def _stages_table(results):
+    """Where each REST request's milliseconds went, from the server's `Server-Timing` stages."""
+    stages = ("http-parse", "parse", "model", "encode", "http-release")
+    rows = [
+        [row["kind"], row["size"], row.get("request_ms"), row.get("http_ms")]
+        + [row.get("handoff_ms"), *(row["stages_ms"].get(stage, "-") for stage in stages)]
+        for row in results
+        if row.get("stages_ms")
+    ]
+    if not rows:
+        return ""
+    header = ["kind", "size", "request ms", "HTTP ms", "handoff ms", "HTTP-process parse ms"]
+    header += ["worker parse ms", "model ms", "encode ms", "HTTP release ms"]
+    return (
+        "\n\nWhere a REST request's time went (medians, ms; `Server-Timing`): HTTP = the "
+        "request minus the server's `total` (reading the body, writing the answer, loopback); "
+        "handoff = `total` minus its stages (request to the worker, answer back).\n\n"
+        + _table(header, rows)
     )
 
 
@@ -705,11 +725,12 @@ def precision_table(precision):
     keys += ("masks_step_s", "masks_pipeline_s", "masks_step_over_pipeline")
     rows = [
         [row["model"], row.get("image_size"), row.get("batch"), *(row.get(key) for key in keys)]
+        + [row.get("error", "")[:120]]
         for row in precision.get("results", [])
     ]
     header = ["model", "size", "batch", "float32 s", "mixed_bfloat16 s", "XLA s"]
     header += ["bfloat16 speed-up", "XLA speed-up", "masks in step s", "masks from pipeline s"]
-    return _table(header + ["in step / pipeline"], rows)
+    return _table(header + ["in step / pipeline", "error"], rows)
 
 
 def generator_once_table(generator_once):

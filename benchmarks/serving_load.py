@@ -27,7 +27,7 @@ images), untrained: its weights do not change the work a request costs.
 `--tiny` uses a Context Encoder with few filters at 32x32 and sizes up to 128.
 
     python benchmarks/serving_load.py            # 16 clients, 60 s
-    python benchmarks/serving_load.py --quick    # 16 clients, 10 s
+    python benchmarks/serving_load.py --quick    # 16 clients, 5 s
     python benchmarks/serving_load.py --tiny     # 2 clients, 3 s, tiny model
     python benchmarks/serving_load.py --model-dir exports/quickstart
 """
@@ -49,14 +49,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SETTINGS = {
     "full": {"clients": 16, "seconds": 60.0, "alone": 40},
-    "quick": {"clients": 16, "seconds": 10.0, "alone": 10},
+    "quick": {"clients": 16, "seconds": 5.0, "alone": 5},
     "tiny": {"clients": 2, "seconds": 3.0, "alone": 4},
 }
 # Targets of the issue: small requests under load vs alone; memory back after the load.
 P99_TARGET_RATIO = 10.0
 RSS_TARGET_RATIO = 1.10
-# Seconds the server is left idle after the load before its memory is read.
-SETTLE_SECONDS = 3.0
+# Seconds the server is left idle before its memory is read (after the warm-up and the load).
+SETTLE_SECONDS = 2.0
 DEFAULT_RECIPE = "context_encoder/builtin_64"
 
 
@@ -305,7 +305,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     level = parser.add_mutually_exclusive_group()
     level.add_argument("--tiny", action="store_true", help="2 clients, 3 s, tiny model (tests)")
-    level.add_argument("--quick", action="store_true", help="16 clients, 10 s")
+    level.add_argument("--quick", action="store_true", help="16 clients, 5 s")
     parser.add_argument("--model-dir", help="serve this export (<base>/<name>) instead")
     parser.add_argument("--clients", type=int, help="concurrent clients")
     parser.add_argument("--seconds", type=float, help="length of the measured window")
@@ -333,6 +333,7 @@ def main(argv=None):
             for _, body, expected, _ in mix[:10]:  # every valid request once
                 if expected == 200:
                     warm_up(server.port, model_dir.name, body)
+            time.sleep(SETTLE_SECONDS)  # workers give memory back once idle, start and end alike
             rss_start = server.rss()
             log(f"{config['alone']} small requests alone ...")
             small_alone = alone(server.port, model_dir.name, mix, config["alone"])

@@ -22,9 +22,18 @@ JSON-list rows also carry the anchor of a server written in C++, as TF
 Serving's REST front end is: `native_parse_ms`, the same request bytes parsed
 by simdjson (a C++ parser) with the pixel lists copied into uint8 arrays in
 C++; `native_encode_ms`, the answer's arrays written as JSON by orjson (a
-compiled writer); `anchor_ratio` = (in_process + both) / in_process, what a
-request would cost over the model if parsing and writing JSON were all a
-server added. Both are timed in the same alternation.
+compiled writer), as the server writes them (`predict_response_bytes`);
+`anchor_ratio` = (in_process + both) / in_process, what a request would cost
+over the model if parsing and writing JSON were all a server added. Both
+are timed in the same alternation.
+
+REST rows also say where the request's time went, from the server's
+`Server-Timing` header (keras_inpaint/serving/server_timing.py), medians over
+the timed requests: `stages_ms` (`http-parse`, `parse`, `model`, `encode`,
+`http-release`, `total`: those the answers had), `handoff_ms` =
+`total` minus the other stages (passing the request to the worker and the
+answer back, between processes) and `http_ms` = `request_ms` minus `total`
+(HTTP: reading the body, writing the answer, loopback, the client).
 
 Without `--model-dir` the model is the default recipe's generator
 (`context_encoder/builtin_64`, tiled over larger images), untrained: its
@@ -32,25 +41,26 @@ weights do not change the work a request costs. `--tiny` uses the test suite's
 tiny Context Encoder at 32 and 64 px.
 
     python benchmarks/serving_overhead.py            # 256 and 512 px, 20 runs each
-    python benchmarks/serving_overhead.py --quick    # 256 and 512 px, 5 runs each
+    python benchmarks/serving_overhead.py --quick    # 256 and 512 px, 3 runs each
     python benchmarks/serving_overhead.py --tiny     # 32 and 64 px, 3 runs, tiny model
 
 Prints one JSON object: `{"benchmark", "setting", "model", "results": [{"kind",
 "size", "request_bytes", "answer_bytes", "request_ms", "in_process_ms", "ratio",
 "target"}, plus "native_parse_ms", "native_encode_ms", "anchor_ratio" on the
-JSON rows; no "target" on the gRPC rows], ...}`.
+JSON rows, "stages_ms", "handoff_ms", "http_ms" on the REST rows; no "target" on
+the gRPC rows], ...}`.
 """
 
 import http.client
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -58,12 +68,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from benchlib import interleaved_medians, log, parse_setting  # noqa: E402
 from serving_load import box_hole, export_model, smooth_image  # noqa: E402
 
+from keras_inpaint.serving.rest_protocol import ROW, predict_response_bytes  # noqa: E402
+from keras_inpaint.serving.server_timing import HEADER, read_server_timing  # noqa: E402
+
 SETTINGS = {
     "full": {"sizes": (256, 512), "runs": 20},
-    "quick": {"sizes": (256, 512), "runs": 5},
+    "quick": {"sizes": (256, 512), "runs": 3},
     "tiny": {"sizes": (32, 64), "runs": 3},
 }
 TARGETS = {"json": 3.0, "png": 1.3}
+# Untimed calls of each function before the timed runs.
+WARMUP = 2
 
 
 def _encode(body):
@@ -132,16 +147,6 @@ def native_parse(body):
     ]
 
 
-def native_encode(outputs):
-    """The answer body in TF Serving's row format, written by orjson from the arrays."""
-    rows = [
-        {key: value[index] for key, value in outputs.items()}
-        for index in range(len(next(iter(outputs.values()))))
-    ]
-    option = orjson.OPT_SERIALIZE_NUMPY
-    return orjson.dumps({"predictions": rows}, default=np.ndarray.tolist, option=option)
-
-
 class GrpcConnection:
     """One gRPC channel that sends a `PredictRequest` and returns the answer's size in bytes."""
 
@@ -164,12 +169,14 @@ class Connection:
     """One keep-alive connection that posts a body and reads the whole answer.
 
     The server closes a connection idle for 5 s (while the gRPC case runs): the
-    next post then opens a new one (the untimed first post of each case).
+    next post then opens a new one (the untimed first post of each case). The
+    `Server-Timing` stages of each answer are appended to `stages`.
     """
 
     def __init__(self, port, path):
         self.path = path
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.stages = []
 
     def post(self, body):
         headers = {"Content-Type": "application/json"}
@@ -183,10 +190,30 @@ class Connection:
         data = answer.read()
         if answer.status != 200:
             raise RuntimeError(f"HTTP {answer.status}: {data[:300]!r}")
+        self.stages.append(read_server_timing(answer.headers.get_all(HEADER) or []))
         return data
 
     def close(self):
         self.connection.close()
+
+
+def where_the_time_went(stages, request_ms):
+    """`stages_ms`, `handoff_ms` and `http_ms` from the answers' `Server-Timing` stages."""
+    names = sorted({name for answer in stages for name in answer})
+    medians = {
+        name: round(statistics.median(answer[name] for answer in stages if name in answer), 2)
+        for name in names
+    }
+    handoffs = [
+        answer["total"] - sum(ms for name, ms in answer.items() if name != "total")
+        for answer in stages
+        if "total" in answer
+    ]
+    return {
+        "stages_ms": medians,
+        "handoff_ms": round(statistics.median(handoffs), 2) if handoffs else None,
+        "http_ms": round(request_ms - medians["total"], 2) if "total" in medians else None,
+    }
 
 
 def measure(model_dir, setting, runs, server_port, grpc_port):
@@ -206,6 +233,7 @@ def measure(model_dir, setting, runs, server_port, grpc_port):
                 tensors = {key: tf.constant(value) for key, value in inputs.items()}
                 connection = grpc if kind == "grpc" else rest
                 answer = connection.post(body)
+                rest.stages.clear()
 
                 def call(function=function, tensors=tensors):
                     return {key: value.numpy() for key, value in function(**tensors).items()}
@@ -215,8 +243,10 @@ def measure(model_dir, setting, runs, server_port, grpc_port):
                 if kind == "json":
                     outputs = call()
                     functions["native_parse"] = lambda body=body: native_parse(body)
-                    functions["native_encode"] = lambda outputs=outputs: native_encode(outputs)
-                seconds = interleaved_medians(functions, runs, warmup=2)
+                    functions["native_encode"] = lambda outputs=outputs: predict_response_bytes(
+                        outputs, ROW
+                    )
+                seconds = interleaved_medians(functions, runs, warmup=WARMUP)
                 row = {
                     "kind": kind,
                     "size": size,
@@ -233,6 +263,8 @@ def measure(model_dir, setting, runs, server_port, grpc_port):
                     row["native_parse_ms"] = round(1000 * seconds["native_parse"], 2)
                     row["native_encode_ms"] = round(1000 * seconds["native_encode"], 2)
                     row["anchor_ratio"] = round(1 + native / seconds["in_process"], 2)
+                if kind != "grpc":
+                    row.update(where_the_time_went(rest.stages[WARMUP:], row["request_ms"]))
                 rows.append(row)
                 log(json.dumps(rows[-1]))
     finally:

@@ -352,7 +352,7 @@ def build_parser():
         "--deterministic",
         action="store_true",
         help="op determinism and one inter-op thread: the same --seed then gives the same "
-        "numbers on the same machine and TensorFlow build, for every recipe (steps up to 17%% "
+        "numbers on the same machine and TensorFlow build, for every recipe (steps up to 18%% "
         "slower on 2 cores, see benchmarks/RESULTS.md)",
     )
     train.add_argument(

@@ -37,8 +37,8 @@ import orjson
 MIN_RUN_BYTES = 4096
 # The most digits of a number read here (int64 holds every 18-digit number).
 MAX_DIGITS = 18
-_RUN_BYTES = np.zeros(256, bool)
-_RUN_BYTES[list(b"[]0123456789, \t\n\r")] = True
+# `bytes.translate` table: 1 for the bytes a run of pixel lists is made of, 0 for the others.
+_RUN_TABLE = bytes(int(byte in b"[]0123456789, \t\n\r") for byte in range(256))
 _WHITESPACE = b" \t\n\r"
 _DIGITS = b"0123456789"
 _POWERS = 10 ** np.arange(MAX_DIGITS, dtype=np.int64)
@@ -47,10 +47,13 @@ _PLACEHOLDER = "\x01pixels{}"
 
 
 def _runs(data, min_bytes):
-    """`(start, end)` of each run of list, digit, comma and space bytes of `min_bytes` or more."""
-    inside = _RUN_BYTES[np.frombuffer(data, np.uint8)].astype(np.int8)
-    edges = np.diff(inside, prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    """`(start, end)` of each run of list, digit, comma and space bytes of `min_bytes` or more.
+
+    The runs are the gaps between the other bytes, which are few in a pixel body.
+    """
+    others = np.flatnonzero(np.frombuffer(data.translate(_RUN_TABLE), np.uint8) == 0)
+    bounds = np.concatenate(([-1], others, [len(data)]))
+    starts, ends = bounds[:-1] + 1, bounds[1:]
     long = ends - starts >= min_bytes
     return list(zip(starts[long].tolist(), ends[long].tolist(), strict=True))
 
@@ -71,24 +74,30 @@ def _value_end(data, start, end):
 
 
 def _shape(skeleton):
-    """The rectangular shape whose list skeleton (`[`, `,`, `]` only) is `skeleton`, or None."""
-    codes = np.frombuffer(skeleton, np.uint8)
-    depth = np.cumsum((codes == ord("[")).astype(np.int32) - (codes == ord("]")))
-    if depth[-1] != 0 or depth[:-1].min(initial=1) < 1:
-        return None  # not one list
-    levels = int(depth.max())
-    commas = np.bincount(depth[codes == ord(",")], minlength=levels + 1)[1:]
-    shape, lists = [], 1
-    for count in commas.tolist():
-        size, rest = divmod(count, lists)
-        if rest:
+    """The rectangular shape whose list skeleton (`[`, `,`, `]` only) is `skeleton`, or None.
+
+    The shape is read off the first list of each depth (the innermost one ends at
+    the first `]`, the one around it at the first `]]`, ...), then the skeleton
+    of that shape is written out and compared with `skeleton` as a whole.
+    """
+    levels = len(skeleton) - len(skeleton.lstrip(b"["))
+    sizes, first = [], b""
+    for depth in range(1, levels + 1):
+        end = skeleton.find(b"]" * depth)
+        if end < 0:
             return None
-        shape.append(size + 1)
-        lists *= size + 1
-    expected = b"[" + b"," * (shape[-1] - 1) + b"]"
-    for size in reversed(shape[:-1]):
+        listed = skeleton[levels - depth : end + depth]  # the first list `depth` from the inside
+        size = listed.count(b",") + 1 if depth == 1 else (len(listed) - 1) // (len(first) + 1)
+        if size < 1:
+            return None
+        sizes.append(size)
+        first = listed
+    if not sizes:
+        return None
+    expected = b"[" + b"," * (sizes[0] - 1) + b"]"
+    for size in sizes[1:]:
         expected = b"[" + b",".join([expected] * size) + b"]"
-    return tuple(shape) if expected == skeleton else None
+    return tuple(reversed(sizes)) if expected == skeleton else None
 
 
 def _digit_runs(codes):

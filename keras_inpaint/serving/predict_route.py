@@ -22,7 +22,9 @@ place, puts the same request on a LitServe worker queue, but first
    of 1024x1024 ones nor loses its core to them; a small request still takes an
    idle large-lane worker when the small lane is busy;
 
-and answers HTTP 504 once `timeout` seconds have passed since the body arrived,
+adds its own stages to the answer's `Server-Timing` header (`http-parse`,
+`http-release`, `total`: `server_timing`), and answers HTTP 504 once `timeout` seconds have
+passed since the body arrived,
 whether or not the worker has finished (`--timeout`). A worker still running
 the request then is killed (SIGKILL) and LitServe starts a fresh one in its
 place, so no CPU is spent on an answer nobody waits for; workers skip requests
@@ -45,6 +47,7 @@ from keras_inpaint.serving.memory import paused_gc, release_free_memory
 from keras_inpaint.serving.request_body import read_predict_body
 from keras_inpaint.serving.request_limits import RequestTooLarge, compact_body
 from keras_inpaint.serving.saved_model_api import pid_file
+from keras_inpaint.serving.server_timing import HEADER, milliseconds_since, server_timing
 
 # Bodies up to this size are parsed here (a 128x128 JSON request is about 0.3 MB and
 # takes milliseconds); larger ones go unparsed to the large lane's workers.
@@ -110,26 +113,37 @@ class PredictRoute:
         if self.in_flight >= self.capacity:
             return self._busy()
         self.in_flight += 1
-        size = len(data)
+        start, durations = time.perf_counter(), {}
         try:
-            arrived = time.monotonic()
-            if size > SMALL_BODY_BYTES:
-                # Parsed and checked by the worker that runs it (`SavedModelAPI`).
-                return await self._answer(self.large or self.small, {"raw": data}, arrived)
-            try:
-                body, pixels = read_predict_body(data, self.limits)
-                with paused_gc():
-                    compact_body(body)
-            except RequestTooLarge as error:
-                return _error(error.status, str(error))
-            except ValueError as error:
-                return _error(400, str(error))
-            lane = self.lane_for(pixels)
-            return await self._answer(lane, {"body": body, "pixels": pixels}, arrived)
+            response = await self._dispatch(data, durations)
         finally:
             self.in_flight -= 1
-            if size >= LARGE_BODY_BYTES:
+            if len(data) >= LARGE_BODY_BYTES:
+                released = time.perf_counter()
                 release_free_memory()  # the body's copies, once freed
+                durations["http-release"] = milliseconds_since(released)
+        if response.status_code == 200:
+            durations["total"] = milliseconds_since(start)
+            response.headers.append(HEADER, server_timing(durations))
+        return response
+
+    async def _dispatch(self, data, durations):
+        """Parse a small body here (its time in `durations`), queue it, wait for the answer."""
+        arrived, start = time.monotonic(), time.perf_counter()
+        if len(data) > SMALL_BODY_BYTES:
+            # Parsed and checked by the worker that runs it (`SavedModelAPI`).
+            return await self._answer(self.large or self.small, {"raw": data}, arrived)
+        try:
+            body, pixels = read_predict_body(data, self.limits)
+            with paused_gc():
+                compact_body(body)
+        except RequestTooLarge as error:
+            return _error(error.status, str(error))
+        except ValueError as error:
+            return _error(400, str(error))
+        durations["http-parse"] = milliseconds_since(start)
+        lane = self.lane_for(pixels)
+        return await self._answer(lane, {"body": body, "pixels": pixels}, arrived)
 
     def lane_for(self, pixels):
         """The lane for a parsed request of `pixels` pixels."""

@@ -1,6 +1,7 @@
 """`SavedModelAPI`: one SavedModel version behind TF Serving's predict endpoint, in LitServe."""
 
 import os
+import time
 from pathlib import Path
 
 import litserve
@@ -8,14 +9,11 @@ from fastapi import HTTPException
 from fastapi.responses import Response
 
 from keras_inpaint.op_errors import op_error_message
-from keras_inpaint.serving.memory import (
-    freeze_startup_objects,
-    paused_gc,
-    release_free_memory,
-)
+from keras_inpaint.serving.memory import IdleRelease, freeze_startup_objects, paused_gc
 from keras_inpaint.serving.request_body import read_predict_body
 from keras_inpaint.serving.request_limits import RequestLimits, RequestTooLarge
 from keras_inpaint.serving.rest_protocol import parse_predict_body, predict_response_bytes
+from keras_inpaint.serving.server_timing import HEADER, milliseconds_since, server_timing
 
 
 def pid_file(pid_dir, worker_id):
@@ -23,8 +21,8 @@ def pid_file(pid_dir, worker_id):
     return Path(pid_dir) / f"worker-{int(worker_id)}.pid"
 
 
-# After a request of this many pixels or more, the worker returns freed memory to the
-# system (a 1024x1024 request leaves a few hundred MB in malloc's arenas otherwise).
+# Once idle after a request of this many pixels or more, the worker returns freed memory
+# to the system (a 1024x1024 request leaves a few hundred MB in malloc's arenas otherwise).
 LARGE_REQUEST_PIXELS = 512 * 512
 
 
@@ -37,7 +35,8 @@ class SavedModelAPI(litserve.LitAPI):
     process, or here for a large body that came as bytes) into tensors checked
     against the signature,
     `predict` calls the signature and `encode_response` writes the TF Serving
-    answer. Bad requests are answered with HTTP 400 and the reason.
+    answer. Bad requests are answered with HTTP 400 and the reason. Answers carry
+    the worker's stages in a `Server-Timing` header (`server_timing`).
 
     Args:
         model_name: the name in the URL.
@@ -82,7 +81,7 @@ class SavedModelAPI(litserve.LitAPI):
         # process (which forks the HTTP workers) never initialises it.
         # oneDNN's own allocator keeps every buffer it ever held (a 2048x2048 request
         # left 1-3 GB resident for good); with the system allocator, freed memory goes
-        # back to the system once a large request is done (`release_free_memory`).
+        # back to the system once the worker idles after a large request (`IdleRelease`).
         os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
         if self.niceness:
             os.nice(self.niceness)  # before TensorFlow starts its threads, which inherit it
@@ -106,6 +105,7 @@ class SavedModelAPI(litserve.LitAPI):
         }
         self._warm_up()
         freeze_startup_objects()  # collections after large requests skip TensorFlow's objects
+        self._idle = IdleRelease()
 
     def _warm_up(self):
         """Replay the export's warmup requests, as TF Serving does when it loads a version.
@@ -135,6 +135,8 @@ class SavedModelAPI(litserve.LitAPI):
     def decode_request(self, request):
         """`{"body": parsed JSON body, "pixels": its pixel count}` or `{"raw": body bytes}`
         -> checked numpy inputs."""
+        start = time.perf_counter()
+        self._idle.started()
         if "raw" in request:
             body, pixels = self._read_raw(request.pop("raw"))
         else:
@@ -144,7 +146,14 @@ class SavedModelAPI(litserve.LitAPI):
         except ValueError as error:
             self._after(pixels)
             raise HTTPException(status_code=400, detail=str(error)) from None
-        return {"name": name, "inputs": inputs, "layout": layout, "pixels": pixels}
+        timing = {"parse": milliseconds_since(start)}
+        return {
+            "name": name,
+            "inputs": inputs,
+            "layout": layout,
+            "pixels": pixels,
+            "timing": timing,
+        }
 
     def _read_raw(self, data):
         """`(body, pixels)` of body bytes, checked as `predict_route` checks small ones.
@@ -166,6 +175,7 @@ class SavedModelAPI(litserve.LitAPI):
         # LitServe keeps its arguments referenced until the next request: the
         # inputs are popped so that their memory is freed as soon as they are used.
         inputs, pixels = x.pop("inputs"), x["pixels"]
+        start = time.perf_counter()
         try:
             outputs = self._signatures[x["name"]](
                 **{key: self._constant(value) for key, value in inputs.items()}
@@ -175,22 +185,23 @@ class SavedModelAPI(litserve.LitAPI):
             raise HTTPException(status_code=400, detail=op_error_message(error)) from None
         finally:
             del inputs
-        return {
-            "outputs": {key: value.numpy() for key, value in outputs.items()},
-            "layout": x["layout"],
-            "pixels": pixels,
-        }
+        outputs = {key: value.numpy() for key, value in outputs.items()}
+        timing = {**x["timing"], "model": milliseconds_since(start)}
+        return {"outputs": outputs, "layout": x["layout"], "pixels": pixels, "timing": timing}
 
     def encode_response(self, output) -> Response:
-        outputs = output.pop("outputs")
-        with paused_gc():
-            body = predict_response_bytes(outputs, output["layout"])
-            del outputs
-        self._after(output["pixels"])
-        return Response(content=body, media_type="application/json")
+        outputs, timing = output.pop("outputs"), output["timing"]
+        start = time.perf_counter()
+        try:
+            with paused_gc():
+                body = predict_response_bytes(outputs, output["layout"])
+                del outputs
+        finally:
+            self._after(output["pixels"])
+        timing["encode"] = milliseconds_since(start)
+        headers = {HEADER: server_timing(timing)}
+        return Response(content=body, media_type="application/json", headers=headers)
 
-    @staticmethod
-    def _after(pixels):
-        """Give a large request's freed memory back to the system."""
-        if pixels >= LARGE_REQUEST_PIXELS:
-            release_free_memory()
+    def _after(self, pixels):
+        """A request has ended: a large one's freed memory goes back once the worker idles."""
+        self._idle.finished(large=pixels >= LARGE_REQUEST_PIXELS)

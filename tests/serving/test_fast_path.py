@@ -114,6 +114,9 @@ BODIES = {
     "huge integer": pixels("[[[" + "9" * 400 + ", 1, 2]]]"),
     "long decimal": pixels("[[[1.0000000000000000000001, 1, 2]]]"),
     "ragged": pixels("[[[1, 2, 3], [4, 5]]]"),
+    # As many numbers as the shape of the first rows and columns holds (2 x 2 x 3).
+    "ragged, full count": pixels("[[[1, 2, 3], [4, 5, 6]], [[7, 8, 9, 10, 11], [12]]]"),
+    "ragged rows, full count": pixels("[[[1, 2, 3], [4, 5, 6]], [[7, 8, 9]], [[1, 2, 3]]]"),
     "a number after a list": pixels("[[[1, , 2] 3]]"),
     "leading zero": pixels("[[[01, 2, 3]]]"),
     "digits parted by a space": pixels("[[[1 2, 3, 4]]]"),

@@ -32,6 +32,8 @@ from keras_inpaint import images
 from keras_inpaint.export import SizeRule, export_saved_model
 from keras_inpaint.resources import resource_dir
 from keras_inpaint.serving import ServingError, client
+from keras_inpaint.serving.predict_route import SMALL_BODY_BYTES
+from keras_inpaint.serving.server_timing import read_server_timing
 from keras_inpaint.training.recipes import build_inpainter, load_recipe
 from keras_inpaint.zoo import zoo_entries
 
@@ -219,6 +221,22 @@ def test_row_and_columnar_bodies_give_the_same_pixels_for_a_batch_of_3(server):
     np.testing.assert_array_equal(by_rows, by_columns)
     expected = keras_reference(server.models["fcn"], image, mask, step=4, tiled=False)
     assert_close_and_known_exact(by_rows, expected, image, mask)
+
+
+@pytest.mark.parametrize("batch, side, parsed_by_http", [(1, 24, True), (2, 160, False)])
+def test_answers_say_where_the_server_spent_the_time(server, batch, side, parsed_by_http):
+    image, mask = photo_and_hole(batch, side, side, seed=side)
+    body = json.dumps(client.instances_request(image, mask)).encode()
+    # 2 x 160 x 160 is over the HTTP process's small-body limit: a worker parses it.
+    assert (len(body) <= SMALL_BODY_BYTES) == parsed_by_http
+    request = urllib.request.Request(f"{server.url}/v1/models/fcn:predict", body, method="POST")
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        stages = read_server_timing(answer.headers.get_all("Server-Timing"))
+    worker = {"parse", "model", "encode"}
+    here = {"http-parse"} if parsed_by_http else set()
+    assert set(stages) == worker | here | {"total"}
+    assert min(stages.values()) >= 0 and stages["model"] > 0
+    assert stages["total"] >= sum(stages[stage] for stage in worker | here)
 
 
 @pytest.mark.parametrize("layout", ["instances", "inputs"])
