@@ -701,6 +701,8 @@ def serving_overhead_table(overhead):
 
 def _stages_table(results):
     """Where each REST request's milliseconds went, from the server's `Server-Timing` stages."""
+    # `http-release`: the HTTP process's memory release inside the request, in runs
+    # before it moved to an idle release (2026-12-03); "-" in later runs.
     stages = ("http-parse", "parse", "model", "encode", "http-release")
     rows = [
         [row["kind"], row["size"], row.get("request_ms"), row.get("http_ms")]

@@ -30,7 +30,7 @@ are timed in the same alternation.
 REST rows also say where the request's time went, from the server's
 `Server-Timing` header (keras_inpaint/serving/server_timing.py), medians over
 the timed requests: `stages_ms` (`http-parse`, `parse`, `model`, `encode`,
-`http-release`, `total`: those the answers had), `handoff_ms` =
+`total`: those the answers had), `handoff_ms` =
 `total` minus the other stages (passing the request to the worker and the
 answer back, between processes) and `http_ms` = `request_ms` minus `total`
 (HTTP: reading the body, writing the answer, loopback, the client).

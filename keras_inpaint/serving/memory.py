@@ -4,8 +4,8 @@ A large request (a 60 MB JSON body, a 2048x2048 image) makes Python and
 TensorFlow allocate hundreds of MB to GBs; once freed, glibc's malloc keeps
 most of it in its arenas, so the process stays that large for good.
 `release_free_memory` returns those free pages to the system (`malloc_trim`):
-the HTTP process calls it after every large body, a worker once it has been
-idle for a second after a large request (`IdleRelease`).
+the HTTP process and each worker call it once idle for a second after a large
+body or request (`IdleRelease`).
 Its garbage collection walks only what requests made: `freeze_startup_objects`
 sets the objects of a started process (TensorFlow's half a million in a
 worker) aside, which made each collection there take 0.1-0.4 s instead.
@@ -104,7 +104,7 @@ class IdleRelease:
                 self._lock.notify_all()
 
     def wait_until_released(self, timeout):
-        """Whether no release is pending within `timeout` seconds (for tests and shutdown)."""
+        """Whether no release is pending within `timeout` seconds (tests wait on it)."""
         with self._lock:
             return self._lock.wait_for(lambda: self._due is None, timeout)
 

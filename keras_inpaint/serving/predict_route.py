@@ -23,9 +23,10 @@ place, puts the same request on a LitServe worker queue, but first
    idle large-lane worker when the small lane is busy;
 
 adds its own stages to the answer's `Server-Timing` header (`http-parse`,
-`http-release`, `total`: `server_timing`), and answers HTTP 504 once `timeout` seconds have
-passed since the body arrived,
-whether or not the worker has finished (`--timeout`). A worker still running
+`total`: `server_timing`), gives a large body's freed copies back to the system
+once the route has been idle for a second (`memory.IdleRelease`), and answers
+HTTP 504 once `timeout` seconds have passed since the body arrived, whether or
+not the worker has finished (`--timeout`). A worker still running
 the request then is killed (SIGKILL) and LitServe starts a fresh one in its
 place, so no CPU is spent on an answer nobody waits for; workers skip requests
 whose time ran out while they queued.
@@ -43,7 +44,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 from litserve.utils import LitAPIStatus, ResponseBufferItem
 
-from keras_inpaint.serving.memory import paused_gc, release_free_memory
+from keras_inpaint.serving.memory import IdleRelease, paused_gc
 from keras_inpaint.serving.request_body import read_predict_body
 from keras_inpaint.serving.request_limits import RequestTooLarge, compact_body
 from keras_inpaint.serving.saved_model_api import pid_file
@@ -52,7 +53,8 @@ from keras_inpaint.serving.server_timing import HEADER, milliseconds_since, serv
 # Bodies up to this size are parsed here (a 128x128 JSON request is about 0.3 MB and
 # takes milliseconds); larger ones go unparsed to the large lane's workers.
 SMALL_BODY_BYTES = 512 * 1024
-# After a body of this size, the freed memory of its copies is given back to the system.
+# After a body of this size, the freed memory of its copies is given back to the system
+# once the route idles.
 LARGE_BODY_BYTES = 4 * 1024 * 1024
 # Requests of up to this many pixels (in a small body) take the small lane: thumbnails and
 # previews. A 256x256 request costs several 64x64 ones; in the small lane it held them up
@@ -102,6 +104,7 @@ class PredictRoute:
         self.workers = small.workers + (large.workers if large else 0)
         self.capacity = self.workers + int(max_queue)
         self.in_flight = 0
+        self._idle = IdleRelease()
 
     async def __call__(self, request: Request):
         # Counted once the body has arrived: a slow upload costs a socket (until
@@ -113,37 +116,36 @@ class PredictRoute:
         if self.in_flight >= self.capacity:
             return self._busy()
         self.in_flight += 1
-        start, durations = time.perf_counter(), {}
+        self._idle.started()
+        start = time.perf_counter()
         try:
-            response = await self._dispatch(data, durations)
+            response, parse_ms = await self._dispatch(data)
         finally:
             self.in_flight -= 1
-            if len(data) >= LARGE_BODY_BYTES:
-                released = time.perf_counter()
-                release_free_memory()  # the body's copies, once freed
-                durations["http-release"] = milliseconds_since(released)
+            self._idle.finished(large=len(data) >= LARGE_BODY_BYTES)
         if response.status_code == 200:
+            durations = {} if parse_ms is None else {"http-parse": parse_ms}
             durations["total"] = milliseconds_since(start)
             response.headers.append(HEADER, server_timing(durations))
         return response
 
-    async def _dispatch(self, data, durations):
-        """Parse a small body here (its time in `durations`), queue it, wait for the answer."""
+    async def _dispatch(self, data):
+        """The response and the ms this process spent parsing `data` (None: the worker parses)."""
         arrived, start = time.monotonic(), time.perf_counter()
         if len(data) > SMALL_BODY_BYTES:
             # Parsed and checked by the worker that runs it (`SavedModelAPI`).
-            return await self._answer(self.large or self.small, {"raw": data}, arrived)
+            return await self._answer(self.large or self.small, {"raw": data}, arrived), None
         try:
             body, pixels = read_predict_body(data, self.limits)
             with paused_gc():
                 compact_body(body)
         except RequestTooLarge as error:
-            return _error(error.status, str(error))
+            return _error(error.status, str(error)), None
         except ValueError as error:
-            return _error(400, str(error))
-        durations["http-parse"] = milliseconds_since(start)
+            return _error(400, str(error)), None
+        parse_ms = milliseconds_since(start)
         lane = self.lane_for(pixels)
-        return await self._answer(lane, {"body": body, "pixels": pixels}, arrived)
+        return await self._answer(lane, {"body": body, "pixels": pixels}, arrived), parse_ms
 
     def lane_for(self, pixels):
         """The lane for a parsed request of `pixels` pixels."""

@@ -9,8 +9,6 @@ Every successful `:predict` answer says, in milliseconds (W3C Server Timing,
   into the signature's checked inputs;
 - `model`: the worker's call of the SavedModel signature, outputs pulled to numpy;
 - `encode`: the worker writing the answer's JSON bytes;
-- `http-release`: the HTTP process giving a large body's freed memory back to
-  the system (after a body of 4 MB or more; a worker does it once idle);
 - `total`: from the body's arrival in the HTTP process to the answer ready there.
 
 `total` minus the other stages is what passing the request to a worker and the

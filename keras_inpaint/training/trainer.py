@@ -383,6 +383,20 @@ def _check_replica_batch(strategy, batch_size):
         )
 
 
+def _with_known_length(batches):
+    """`batches` (finite, cached) with its number of batches known to tf.data.
+
+    A folder or TFRecord source skips unreadable images, so its length is unknown
+    until read, and Keras then warns at the end of each first validation pass that
+    the input "ran out of data; interrupting training". Counting reads it once,
+    which fills the cache the validation passes read.
+    """
+    if batches.cardinality() != tf.data.UNKNOWN_CARDINALITY:
+        return batches
+    count = batches.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1)
+    return batches.apply(tf.data.experimental.assert_cardinality(count))
+
+
 def evaluate_heldout(model, heldout):
     """Score the model and mean fill on the same held-out batches."""
     methods = {
@@ -524,7 +538,7 @@ def train(
     size = recipe["image_size"]
     total_epochs, steps = settings["epochs"], settings["steps_per_epoch"]
     heldout = build_dataset(data_spec, size, settings["batch_size"], "heldout", seed=seed)
-    heldout = heldout.take(settings.get("validation_batches", 4)).cache()
+    heldout = _with_known_length(heldout.take(settings.get("validation_batches", 4)).cache())
     # Said once the recipe, its losses and the data have been checked, so that a
     # bad input is a one-line error.
     if verbose:

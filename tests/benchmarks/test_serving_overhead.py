@@ -51,7 +51,7 @@ def test_where_the_time_went_splits_the_request(monkeypatch):
     serving_overhead = import_script(monkeypatch, "serving_overhead")
     answers = [
         {"parse": 2.0, "model": 10.0, "encode": 1.0, "total": 15.0},
-        {"parse": 4.0, "model": 12.0, "encode": 1.0, "http-release": 1.0, "total": 20.0},
+        {"parse": 4.0, "model": 12.0, "encode": 1.0, "http-parse": 1.0, "total": 20.0},
         {"parse": 3.0, "model": 11.0, "encode": 1.5, "total": 16.5},
     ]
     split = serving_overhead.where_the_time_went(answers, request_ms=25.0)

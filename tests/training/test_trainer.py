@@ -7,7 +7,7 @@ import sys
 
 import keras
 import pytest
-from test_case import tiny_recipe
+from test_case import tiny_recipe, write_photos
 
 from keras_inpaint.training import train
 
@@ -51,6 +51,20 @@ def test_a_run_writes_everything_and_resumes(tmp_path):
     assert again["history"] == {} and again["export"] is None
     assert set(again["evaluation"]) == {"model", "mean_fill"}
     assert [path.name for path in (run_dir / "export").glob("*/*")] == ["1"]
+
+
+def test_validation_on_photo_files_does_not_say_the_input_ran_out(tmp_path, recwarn):
+    # A folder source's length is unknown until read (unreadable files are
+    # skipped); Keras warned "Your input ran out of data; interrupting training"
+    # at the end of the first validation pass of every run on photo files.
+    photos = write_photos(tmp_path / "photos", count=10, size=64, heldout=6)
+    files = {"files": photos / "train.txt", "heldout_files": photos / "val.txt"}
+    summary = train(
+        tiny_recipe(tmp_path), out_dir=tmp_path / "run", export=False, data_dir=photos, **files
+    )
+    assert summary["history"]["val_hole_psnr"]
+    ran_out = [str(warning.message) for warning in recwarn if "ran out" in str(warning.message)]
+    assert ran_out == []
 
 
 def test_a_run_directory_of_another_recipe_is_refused(tmp_path):
