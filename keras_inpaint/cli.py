@@ -359,9 +359,10 @@ def build_parser():
         "--precision",
         choices=PRECISIONS,
         help="the Keras dtype policy to build and train the networks under (default: the "
-        "recipe's training.precision, else float32); mixed_float16 scales the loss "
-        "dynamically; weights, losses and the exported model's uint8 interface stay as in "
-        "float32",
+        "recipe's training.precision, else float32); auto: mixed_bfloat16 where the CPU or "
+        "GPU has bfloat16 arithmetic (AVX-512 BF16, AMX, Ampere or later), else float32; "
+        "mixed_float16 scales the loss dynamically; weights, losses and the exported model's "
+        "uint8 interface stay as in float32; a run resumes under the policy it started under",
     )
     train.add_argument(
         "--jit-compile",

@@ -14,8 +14,12 @@ Example:
 """
 
 DEFAULT_RECIPE = "context_encoder/builtin_64"
-# The Keras dtype policies a run may train under (`training.precision`, `--precision`).
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# mixed_bfloat16 where the processor has bfloat16 arithmetic, else float32
+# (`keras_inpaint.hardware`, `training.recipes.resolve_precision`).
+AUTO_PRECISION = "auto"
+# The Keras dtype policies a run may train under (`training.precision`, `--precision`),
+# or AUTO_PRECISION.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", AUTO_PRECISION)
 DEFAULT_PRECISION = "float32"
 # The policies an export's generator may compute in (`keras-inpaint export --precision`).
 EXPORT_PRECISIONS = ("float32", "mixed_bfloat16")

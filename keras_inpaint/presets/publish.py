@@ -331,6 +331,8 @@ def publish_preset(
         "steps": steps,
         "epochs": len(rows),
         "batch_size": int(recipe["recipe"]["training"]["batch_size"]),
+        # The policy the run trained under (runs before it was recorded: None).
+        "precision": recipe.get("precision"),
         "wall_time_s": round(seconds, 1),
         "init_preset": recipe.get("init_preset"),
         "init_steps": (recipe.get("init_preset") or {}).get("steps", 0),
@@ -392,6 +394,11 @@ def publish_preset(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _precision_note(precision):
+    """How a card's training row names a run's precision: nothing for float32 or unknown."""
+    return f" in {precision}" if precision not in (None, "float32") else ""
+
+
 def model_card(metadata):
     """The preset's README.md (model card) from its metadata."""
     data = metadata.get("training_data", {})
@@ -414,7 +421,8 @@ def model_card(metadata):
         f"| generator | `{metadata['generator_class']}`, "
         f"{metadata['trainable_params']:,} trainable parameters |",
         f"| recipe | `{metadata['recipe']['name']}` |",
-        f"| training | {metadata['steps']:,} steps of batch {metadata['batch_size']}, "
+        f"| training | {metadata['steps']:,} steps of batch {metadata['batch_size']}"
+        f"{_precision_note(metadata.get('precision'))}, "
         f"{hours:.2f} h on {metadata['machine']}{started} |",
         f"| training data | {data.get('name', 'see metadata.json')} |",
         f"| licences | {data.get('licences', 'see metadata.json')} |",

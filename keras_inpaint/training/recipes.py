@@ -20,7 +20,13 @@ from typing import NamedTuple
 import keras
 
 import keras_inpaint.models  # noqa: F401  (registers every zoo class)
-from keras_inpaint.default_recipe import DEFAULT_PRECISION, DEFAULT_RECIPE, PRECISIONS
+from keras_inpaint.default_recipe import (
+    AUTO_PRECISION,
+    DEFAULT_PRECISION,
+    DEFAULT_RECIPE,
+    PRECISIONS,
+)
+from keras_inpaint.hardware import bfloat16_hardware
 from keras_inpaint.resources import read_json, resolve_json
 
 REQUIRED_KEYS = ("name", "image_size", "inpainter", "generator", "optimizers", "data", "training")
@@ -95,6 +101,27 @@ def check_mask_place(masks, source="masks"):
         )
 
 
+def resolve_precision(precision, hardware=None):
+    """`(policy, reason)`: the Keras dtype policy a run trains under for `precision`.
+
+    "auto" is mixed_bfloat16 where the processor has bfloat16 arithmetic
+    (`hardware()`, by default `keras_inpaint.hardware.bfloat16_hardware`),
+    else float32; the reason says which it found. Any other precision is
+    itself, with no reason.
+
+    Example:
+        >>> resolve_precision("auto", hardware=lambda: (False, "the CPU has none"))
+        ('float32', 'auto: the CPU has none')
+        >>> resolve_precision("mixed_float16")
+        ('mixed_float16', '')
+    """
+    check_precision(precision)
+    if precision != AUTO_PRECISION:
+        return precision, ""
+    native, reason = (hardware or bfloat16_hardware)()
+    return ("mixed_bfloat16" if native else "float32"), f"auto: {reason}"
+
+
 @contextlib.contextmanager
 def precision_policy(precision):
     """Build and train under the Keras dtype policy `precision`, then restore the previous one.
@@ -111,6 +138,8 @@ def precision_policy(precision):
         'float32'
     """
     check_precision(precision)
+    if precision == AUTO_PRECISION:
+        raise ValueError("precision_policy takes a dtype policy: resolve 'auto' first")
     previous = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(precision)
     try:

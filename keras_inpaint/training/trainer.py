@@ -67,6 +67,7 @@ from keras_inpaint.evaluation import compare_methods
 from keras_inpaint.export import export_name, export_saved_model, numbered_versions
 from keras_inpaint.output_files import remove_partial_files, write_text
 from keras_inpaint.training.recipes import (
+    AUTO_PRECISION,
     DEFAULT_PRECISION,
     DEFAULT_RECIPE,
     build_inpainter,
@@ -74,6 +75,7 @@ from keras_inpaint.training.recipes import (
     check_precision,
     load_recipe,
     precision_policy,
+    resolve_precision,
     validate_recipe,
 )
 
@@ -99,25 +101,52 @@ def write_json(path, payload):
     write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
-def _prepare_run_dir(out_dir, recipe, data_spec, init_preset=None):
+def _prepare_run_dir(out_dir, recipe, data_spec, precision, init_preset=None):
+    """Create or check the run directory and record the run in its recipe.json.
+
+    `precision` is `(asked, explicit)`: the precision asked for, and whether the
+    caller asked (not the recipe). Returns the directory and the
+    `(policy, reason)` the run trains under: a run with a backup keeps the
+    policy it started under (see `_run_precision`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A run killed while writing a file leaves its temporary copy; the file itself is
     # whole (the old one) and is written again from the backup.
     remove_partial_files(out_dir)
-    record = {"recipe": recipe, "data": data_spec}
+    saved = out_dir / "recipe.json"
+    previous = json.loads(saved.read_text()) if saved.is_file() else {}
+    if previous and previous.get("recipe", {}).get("name") != recipe["name"]:
+        raise ValueError(
+            f"{out_dir} holds a run of recipe {previous.get('recipe', {}).get('name')!r}, "
+            f"not {recipe['name']!r}; pass another --out to start a new run."
+        )
+    started = any((out_dir / "backup").glob("step-*"))
+    recorded = previous.get("precision") if started else None
+    policy, reason = _run_precision(out_dir, *precision, recorded)
+    record = {"recipe": recipe, "data": data_spec, "precision": policy}
     if init_preset is not None:
         record["init_preset"] = _preset_record(init_preset)
-    saved = out_dir / "recipe.json"
-    if saved.is_file():
-        previous = json.loads(saved.read_text())
-        if previous.get("recipe", {}).get("name") != recipe["name"]:
-            raise ValueError(
-                f"{out_dir} holds a run of recipe {previous.get('recipe', {}).get('name')!r}, "
-                f"not {recipe['name']!r}; pass another --out to start a new run."
-            )
     write_json(saved, record)
-    return out_dir
+    return out_dir, (policy, reason)
+
+
+def _run_precision(out_dir, asked, explicit, recorded):
+    """`(policy, reason)` of a run asked to train under `asked`, started under `recorded`.
+
+    A run that has started (`recorded`, or None) goes on under its own policy,
+    so that it resumes exactly and an "auto" run moved to other hardware keeps
+    its numbers; a different policy asked for explicitly is refused.
+    """
+    if recorded is None:
+        return resolve_precision(asked)
+    if explicit and asked not in (recorded, AUTO_PRECISION):
+        raise ValueError(
+            f"{out_dir} has trained under {recorded}; it cannot resume under {asked} (the "
+            f"steps would no longer be those of one run). Resume it with --precision "
+            f"{recorded} or auto, or pass another --out to start a new run under {asked}."
+        )
+    return recorded, "" if asked == recorded else f"the precision {out_dir} started under"
 
 
 def _callbacks(out_dir, sample_batch, guard, backup, first_epoch, progress):
@@ -462,8 +491,12 @@ def train(
             (benchmarks/determinism_cost.py).
         precision: the Keras dtype policy the networks are built and trained
             under: "float32", "mixed_bfloat16" or "mixed_float16" (the latter
-            with dynamic loss scaling). Default: the recipe's
-            `training.precision`, else "float32". Weights stay float32, and so
+            with dynamic loss scaling), or "auto": mixed_bfloat16 where the
+            processor has bfloat16 arithmetic (`keras_inpaint.hardware`), else
+            float32. Default: the recipe's `training.precision`, else
+            "float32". A run that has started resumes under the policy it
+            started under (recipe.json records it); another one asked for
+            here is refused. Weights stay float32, and so
             do the composite, the losses and the exported SavedModel's
             interface; the previous global policy is restored once the
             networks are built.
@@ -505,6 +538,7 @@ def train(
             "--files and --heldout-files name images in --data-dir: pass --data-dir too"
         )
     settings = dict(recipe["training"])
+    explicit = precision is not None
     precision = settings.get("precision", DEFAULT_PRECISION) if precision is None else precision
     check_precision(precision)
     if jit_compile is None:
@@ -524,8 +558,9 @@ def train(
     if backup_every_steps is None and backup_every_seconds is None:
         backup_every_steps = max(1, settings["steps_per_epoch"] // DEFAULT_BACKUPS_PER_EPOCH)
         backup_every_seconds = DEFAULT_BACKUP_SECONDS
-    out_dir = _prepare_run_dir(
-        out_dir or Path("runs") / recipe["name"], recipe, data_spec, init_preset
+    out_dir = out_dir or Path("runs") / recipe["name"]
+    out_dir, (precision, precision_reason) = _prepare_run_dir(
+        out_dir, recipe, data_spec, (precision, explicit), init_preset
     )
     keras.utils.set_random_seed(seed)
     # Layers take the global dtype policy when they are built; it is restored
@@ -548,7 +583,8 @@ def train(
             f"  data: {_describe_data(data_spec)}\n"
             f"  {settings['epochs']} epochs x {settings['steps_per_epoch']} steps, "
             f"batch size {settings['batch_size']}, seed {seed}"
-            f"{_describe_replicas(model.distribute_strategy)}",
+            f"{_describe_replicas(model.distribute_strategy)}\n"
+            f"  precision {precision}{f' ({precision_reason})' if precision_reason else ''}",
             file=sys.stderr,
             flush=True,
         )

@@ -8,6 +8,8 @@ is checked, and the global policy is restored after a run. See
 https://keras.io/api/mixed_precision/ for the policies.
 """
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -21,12 +23,13 @@ from test_case import (
 )
 
 from keras_inpaint import cli
-from keras_inpaint.training import train, trainer
+from keras_inpaint.training import recipes, train, trainer
 from keras_inpaint.training.recipes import (
     PRECISIONS,
     build_inpainter,
     load_recipe,
     precision_policy,
+    resolve_precision,
     validate_recipe,
 )
 
@@ -223,3 +226,55 @@ def test_a_bad_precision_fails_before_the_run_directory_is_made(tmp_path):
         train(recipe, out_dir=tmp_path / "run", precision="float64", verbose=0)
     assert not (tmp_path / "run").exists()
     assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+def test_auto_is_bfloat16_where_the_processor_computes_it():
+    native = lambda: (True, "the CPU has bfloat16 arithmetic (avx512_bf16)")  # noqa: E731
+    emulated = lambda: (False, "the CPU has no bfloat16 arithmetic")  # noqa: E731
+    assert resolve_precision("auto", hardware=native) == (
+        "mixed_bfloat16",
+        "auto: the CPU has bfloat16 arithmetic (avx512_bf16)",
+    )
+    assert resolve_precision("auto", hardware=emulated)[0] == "float32"
+    assert resolve_precision("mixed_bfloat16", hardware=emulated) == ("mixed_bfloat16", "")
+    with pytest.raises(ValueError, match="resolve 'auto' first"):
+        with precision_policy("auto"):
+            pass
+
+
+@pytest.mark.large
+def test_a_run_keeps_the_precision_it_started_under(tmp_path, monkeypatch, capsys):
+    built = []
+
+    def build_and_keep(recipe, **kwargs):
+        built.append(build_inpainter(recipe, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(trainer, "build_inpainter", build_and_keep)
+    monkeypatch.setattr(
+        recipes, "bfloat16_hardware", lambda: (True, "the CPU has bfloat16 arithmetic (amx_bf16)")
+    )
+    run = tmp_path / "run"
+    train(tiny_recipe(tmp_path, steps=1, batch_size=2), out_dir=run, export=False, precision="auto")
+    assert built[-1].generator.dtype_policy.name == "mixed_bfloat16"
+    assert "precision mixed_bfloat16 (auto: the CPU has bfloat16 arithmetic (amx_bf16))" in (
+        capsys.readouterr().err
+    )
+    assert json.loads((run / "recipe.json").read_text())["precision"] == "mixed_bfloat16"
+
+    # Moved to hardware without bfloat16: "auto" and no flag both resume in bfloat16.
+    monkeypatch.setattr(recipes, "bfloat16_hardware", lambda: (False, "no bfloat16"))
+    train(tiny_recipe(tmp_path, epochs=2, steps=1, batch_size=2), out_dir=run, export=False)
+    train(
+        tiny_recipe(tmp_path, epochs=3, steps=1, batch_size=2),
+        out_dir=run,
+        export=False,
+        precision="auto",
+    )
+    assert [model.generator.dtype_policy.name for model in built[1:]] == ["mixed_bfloat16"] * 2
+    assert int(built[-1].step_counter.numpy()) == 3
+
+    # Another policy asked for explicitly is refused, and the record is left as it was.
+    with pytest.raises(ValueError, match="Resume it with --precision mixed_bfloat16 or auto"):
+        train(tiny_recipe(tmp_path, epochs=4, steps=1), out_dir=run, precision="float32")
+    assert json.loads((run / "recipe.json").read_text())["precision"] == "mixed_bfloat16"

@@ -188,6 +188,11 @@ def test_publish_writes_a_preset_with_card_curve_and_validation(tmp_path, capsys
         assert (folder / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["steps"] == 6 and metadata["wall_time_s"] > 0
+    assert metadata["precision"] == "float32"
+    from keras_inpaint.presets.publish import model_card
+
+    bf16_card = model_card({**metadata, "precision": "mixed_bfloat16"})
+    assert f"steps of batch {metadata['batch_size']} in mixed_bfloat16, " in bf16_card
     assert metadata["recipe"]["name"] == "tests/tiny_preset"
     summary = metadata["validation"]["summary"]
     assert set(summary) == {"mine", "push_pull", "ns", "telea", "biharmonic", "mean"}

@@ -88,10 +88,11 @@ def test_cli_train_prints_the_comparison_with_mean_fill(tmp_path):
     assert "\r" not in completed.stderr and "e+00" not in completed.stderr
     # Short lines, but for the (here long) run directory the user chose.
     assert all(len(line.replace(str(run_dir), "RUN")) <= 100 for line in lines), lines
-    assert lines[:3] == [
+    assert lines[:4] == [
         f"run {run_dir}: recipe tests/tiny_64",
         "  data: builtin_64_boxes (scikit-image's bundled photographs)",
         "  2 epochs x 2 steps, batch size 4, seed 0",
+        "  precision float32",
     ]
     epochs = [line for line in lines if line.startswith("epoch ")]
     assert [line.split("  ")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"]
