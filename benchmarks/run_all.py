@@ -701,9 +701,7 @@ def serving_overhead_table(overhead):
 
 def _stages_table(results):
     """Where each REST request's milliseconds went, from the server's `Server-Timing` stages."""
-    # `http-release`: the HTTP process's memory release inside the request, in runs
-    # before it moved to an idle release (2026-12-03); "-" in later runs.
-    stages = ("http-parse", "parse", "model", "encode", "http-release")
+    stages = ("http-parse", "parse", "model", "encode")
     rows = [
         [row["kind"], row["size"], row.get("request_ms"), row.get("http_ms")]
         + [row.get("handoff_ms"), *(row["stages_ms"].get(stage, "-") for stage in stages)]
@@ -713,7 +711,7 @@ def _stages_table(results):
     if not rows:
         return ""
     header = ["kind", "size", "request ms", "HTTP ms", "handoff ms", "HTTP-process parse ms"]
-    header += ["worker parse ms", "model ms", "encode ms", "HTTP release ms"]
+    header += ["worker parse ms", "model ms", "encode ms"]
     return (
         "\n\nWhere a REST request's time went (medians, ms; `Server-Timing`): HTTP = the "
         "request minus the server's `total` (reading the body, writing the answer, loopback); "

@@ -7,12 +7,12 @@ REST API (127.0.0.1 unless `--host` says otherwise), in the HTTP process's
 event loop:
 
 - `Predict`: the request's `TensorProto` inputs become the TF Serving REST body
-  they amount to, answered by the model's `PredictRoute` (the same limits,
-  lanes, deadline and messages), and its answer becomes `TensorProto` outputs
-  (`uint8` as `tensor_content`, files as `string_val`); `output_filter` picks
-  outputs. Integer pixels go from the `TensorProto` to the body's JSON and
-  from the answer's JSON back to `tensor_content` as arrays (orjson,
-  `pixel_json.parse_answer`), never as Python lists;
+  they amount to, already read into numpy arrays as the REST route reads one
+  (`request_body`; no JSON on the way in), answered by the model's
+  `PredictRoute` (the same limits, lanes, deadline and messages), and its
+  answer becomes `TensorProto` outputs (`uint8` as `tensor_content`, files as
+  `string_val`); `output_filter` picks outputs. The answer's JSON is read
+  back into arrays (`pixel_json.parse_answer`), never into Python lists;
 - `GetModelMetadata` (`metadata_field: "signature_def"`): the export's
   `SignatureDefMap`, read from its `saved_model.pb`.
 
@@ -32,15 +32,15 @@ stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel("
 
 import base64
 import contextlib
-import json
 from pathlib import Path
 
 import grpc
 import numpy as np
-import orjson
 
 from keras_inpaint import contract
 from keras_inpaint.serving.pixel_json import parse_answer
+from keras_inpaint.serving.predict_route import LARGE_BODY_BYTES
+from keras_inpaint.serving.request_limits import compact
 from keras_inpaint.serving.tf_serving_messages import DATA_TYPES, MESSAGES
 
 SERVICE = "tensorflow.serving.PredictionService"
@@ -115,21 +115,28 @@ def tensor_value(tensor, name):
 
 
 def request_body(signature, inputs):
-    """The REST v1 columnar body bytes of `inputs` (`tensor_value`s).
+    """The REST v1 columnar body of `inputs` (`tensor_value`s), as the REST route reads one.
 
-    orjson writes integer arrays straight from memory; a float array goes
-    through `json`, which writes NaN and infinities as the REST route expects
-    to find them (and name them in its message).
+    What `parse_body` and `compact_body` make of the same values written as
+    JSON: integers within 0-255 as uint8 arrays, other integers as int64 and
+    other numbers as float64 arrays, empty tensors as `compact` leaves their
+    lists; files and scalars as they are. `PredictRoute.answer_body` takes it.
     """
-    if any(isinstance(value, np.ndarray) and value.dtype.kind == "f" for value in inputs.values()):
-        lists = {
-            name: value.tolist() if isinstance(value, np.ndarray) else value
-            for name, value in inputs.items()
-        }
-        return json.dumps({"signature_name": signature, "inputs": lists}).encode()
-    body = {"signature_name": signature, "inputs": inputs}
-    # orjson asks `default` for what it cannot write itself: a non-contiguous array.
-    return orjson.dumps(body, default=np.ndarray.tolist, option=orjson.OPT_SERIALIZE_NUMPY)
+    return {
+        "signature_name": signature,
+        "inputs": {name: _as_read(value) for name, value in inputs.items()},
+    }
+
+
+def _as_read(value):
+    if not isinstance(value, np.ndarray):
+        return value
+    if value.size == 0:
+        return compact(value.tolist())
+    if value.dtype.kind in "iu":
+        in_range = value.min() >= 0 and value.max() <= 255
+        return value.astype(np.uint8 if in_range else np.int64, copy=False)
+    return value.astype(np.float64, copy=False)
 
 
 def output_tensor(value, binary):
@@ -202,7 +209,7 @@ class PredictionService:
             await context.abort(error.code, str(error))
         body = request_body(signature, inputs)
         del inputs
-        answer = await model.route.answer(body)
+        answer = await model.route.answer_body(body, large=request.ByteSize() >= LARGE_BODY_BYTES)
         content = parse_answer(answer.body)
         if answer.status_code != 200:
             code = _STATUS_CODES.get(answer.status_code, grpc.StatusCode.INTERNAL)

@@ -45,7 +45,7 @@ from fastapi.responses import JSONResponse
 from litserve.utils import LitAPIStatus, ResponseBufferItem
 
 from keras_inpaint.serving.memory import IdleRelease, paused_gc
-from keras_inpaint.serving.request_body import read_predict_body
+from keras_inpaint.serving.request_body import parse_body
 from keras_inpaint.serving.request_limits import RequestTooLarge, compact_body
 from keras_inpaint.serving.saved_model_api import pid_file
 from keras_inpaint.serving.server_timing import HEADER, milliseconds_since, server_timing
@@ -113,16 +113,30 @@ class PredictRoute:
 
     async def answer(self, data):
         """The response to predict body bytes `data` (a TF Serving REST v1 body)."""
+        return await self._admitted(lambda: self._dispatch(data), len(data) >= LARGE_BODY_BYTES)
+
+    async def answer_body(self, body, large=False):
+        """The response to a predict body already read into numpy arrays (the gRPC service's).
+
+        `body` is what `read_predict_body` and `compact_body` make of REST bytes;
+        the same limits, lanes, deadline and messages apply, without JSON on the
+        way in. `large`: the request was large enough to give its memory back.
+        """
+        arrived, start = time.monotonic(), time.perf_counter()
+        return await self._admitted(lambda: self._dispatch_body(body, arrived, start), large)
+
+    async def _admitted(self, dispatch, large):
+        """`dispatch()`'s response, or 503 when the model's queue is full."""
         if self.in_flight >= self.capacity:
             return self._busy()
         self.in_flight += 1
         self._idle.started()
         start = time.perf_counter()
         try:
-            response, parse_ms = await self._dispatch(data)
+            response, parse_ms = await dispatch()
         finally:
             self.in_flight -= 1
-            self._idle.finished(large=len(data) >= LARGE_BODY_BYTES)
+            self._idle.finished(large=large)
         if response.status_code == 200:
             durations = {} if parse_ms is None else {"http-parse": parse_ms}
             durations["total"] = milliseconds_since(start)
@@ -136,13 +150,19 @@ class PredictRoute:
             # Parsed and checked by the worker that runs it (`SavedModelAPI`).
             return await self._answer(self.large or self.small, {"raw": data}, arrived), None
         try:
-            body, pixels = read_predict_body(data, self.limits)
+            body = parse_body(data)
             with paused_gc():
                 compact_body(body)
-        except RequestTooLarge as error:
-            return _error(error.status, str(error)), None
         except ValueError as error:
             return _error(400, str(error)), None
+        return await self._dispatch_body(body, arrived, start)
+
+    async def _dispatch_body(self, body, arrived, start):
+        """Check a read body's work limits, queue it, wait; ms since `start` as parse time."""
+        try:
+            _, pixels = self.limits.check(body)
+        except RequestTooLarge as error:
+            return _error(error.status, str(error)), None
         parse_ms = milliseconds_since(start)
         lane = self.lane_for(pixels)
         return await self._answer(lane, {"body": body, "pixels": pixels}, arrived), parse_ms
