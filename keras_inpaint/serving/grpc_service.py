@@ -40,7 +40,7 @@ import numpy as np
 from keras_inpaint import contract
 from keras_inpaint.serving.pixel_json import parse_answer
 from keras_inpaint.serving.predict_route import LARGE_BODY_BYTES
-from keras_inpaint.serving.request_limits import compact
+from keras_inpaint.serving.request_limits import compact_array
 from keras_inpaint.serving.tf_serving_messages import DATA_TYPES, MESSAGES
 
 SERVICE = "tensorflow.serving.PredictionService"
@@ -122,21 +122,11 @@ def request_body(signature, inputs):
     other numbers as float64 arrays, empty tensors as `compact` leaves their
     lists; files and scalars as they are. `PredictRoute.answer_body` takes it.
     """
-    return {
-        "signature_name": signature,
-        "inputs": {name: _as_read(value) for name, value in inputs.items()},
+    inputs = {
+        name: compact_array(value) if isinstance(value, np.ndarray) else value
+        for name, value in inputs.items()
     }
-
-
-def _as_read(value):
-    if not isinstance(value, np.ndarray):
-        return value
-    if value.size == 0:
-        return compact(value.tolist())
-    if value.dtype.kind in "iu":
-        in_range = value.min() >= 0 and value.max() <= 255
-        return value.astype(np.uint8 if in_range else np.int64, copy=False)
-    return value.astype(np.float64, copy=False)
+    return {"signature_name": signature, "inputs": inputs}
 
 
 def output_tensor(value, binary):
