@@ -8,11 +8,11 @@ event loop:
 
 - `Predict`: the request's `TensorProto` inputs become the TF Serving REST body
   they amount to, already read into numpy arrays as the REST route reads one
-  (`request_body`; no JSON on the way in), answered by the model's
-  `PredictRoute` (the same limits, lanes, deadline and messages), and its
-  answer becomes `TensorProto` outputs (`uint8` as `tensor_content`, files as
-  `string_val`); `output_filter` picks outputs. The answer's JSON is read
-  back into arrays (`pixel_json.parse_answer`), never into Python lists;
+  (`request_body`), answered by the model's `PredictRoute` (the same limits,
+  lanes, deadline and messages) with the signature's output arrays
+  (`answer_arrays`: no JSON either way), which become `TensorProto` outputs
+  (`uint8` as `tensor_content`, files as `string_val`); `output_filter` picks
+  outputs;
 - `GetModelMetadata` (`metadata_field: "signature_def"`): the export's
   `SignatureDefMap`, read from its `saved_model.pb`.
 
@@ -32,13 +32,14 @@ stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel("
 
 import base64
 import contextlib
+import pickle
 from pathlib import Path
 
 import grpc
 import numpy as np
+import orjson
 
 from keras_inpaint import contract
-from keras_inpaint.serving.pixel_json import parse_answer
 from keras_inpaint.serving.predict_route import LARGE_BODY_BYTES
 from keras_inpaint.serving.request_limits import compact_array
 from keras_inpaint.serving.tf_serving_messages import DATA_TYPES, MESSAGES
@@ -120,7 +121,7 @@ def request_body(signature, inputs):
     What `parse_body` and `compact_body` make of the same values written as
     JSON: integers within 0-255 as uint8 arrays, other integers as int64 and
     other numbers as float64 arrays, empty tensors as `compact` leaves their
-    lists; files and scalars as they are. `PredictRoute.answer_body` takes it.
+    lists; files and scalars as they are. `PredictRoute.answer_arrays` takes it.
     """
     inputs = {
         name: compact_array(value) if isinstance(value, np.ndarray) else value
@@ -129,19 +130,17 @@ def request_body(signature, inputs):
     return {"signature_name": signature, "inputs": inputs}
 
 
-def output_tensor(value, binary):
-    """A REST v1 output value -> a `TensorProto`."""
+def output_tensor(array, binary):
+    """A signature's output array -> a `TensorProto`: files (`binary`) or uint8 pixels."""
     tensor = MESSAGES["tensorflow.TensorProto"]()
     if binary:
         tensor.dtype = DATA_TYPES["DT_STRING"]
-        tensor.string_val.extend(base64.b64decode(item["b64"]) for item in value)
-        tensor.tensor_shape.dim.add(size=len(value))
+        tensor.string_val.extend(bytes(item) for item in np.ravel(array))
     else:
-        array = np.asarray(value, np.uint8)
         tensor.dtype = DATA_TYPES["DT_UINT8"]
-        tensor.tensor_content = array.tobytes()
-        for size in array.shape:
-            tensor.tensor_shape.dim.add(size=size)
+        tensor.tensor_content = np.ascontiguousarray(array, np.uint8).tobytes()
+    for size in np.shape(array):
+        tensor.tensor_shape.dim.add(size=size)
     return tensor
 
 
@@ -199,17 +198,16 @@ class PredictionService:
             await context.abort(error.code, str(error))
         body = request_body(signature, inputs)
         del inputs
-        answer = await model.route.answer_body(body, large=request.ByteSize() >= LARGE_BODY_BYTES)
-        content = parse_answer(answer.body)
+        large = request.ByteSize() >= LARGE_BODY_BYTES
+        answer = await model.route.answer_arrays(body, large=large)
         if answer.status_code != 200:
             code = _STATUS_CODES.get(answer.status_code, grpc.StatusCode.INTERNAL)
-            await context.abort(code, content["error"])
+            await context.abort(code, orjson.loads(answer.body)["error"])
+        # Pickled by this server's own worker (`SavedModelAPI.encode_response`).
+        arrays = pickle.loads(answer.body)
         response = MESSAGES["tensorflow.serving.PredictResponse"]()
         response.model_spec.CopyFrom(self._spec(model, signature))
-        value = content["outputs"]
-        if len(outputs) == 1:
-            value = {next(iter(outputs)): value}
-        for name, output in value.items():
+        for name, output in arrays.items():
             if not request.output_filter or name in request.output_filter:
                 tensor = output_tensor(output, binary=outputs[name] == contract.STRING)
                 response.outputs[name].CopyFrom(tensor)

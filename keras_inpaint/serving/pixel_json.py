@@ -13,9 +13,6 @@ instances (`"instances"`, then a list of one array per instance), a columnar
 input or the bare `"inputs"`; its dtype is the one `compact` gives (uint8 when
 every value fits, else int64).
 
-`parse_answer` reads a columnar predict answer (`{"outputs": ...}`) the same
-way, for the gRPC service, which turns it into `TensorProto`s.
-
 Anything else (negative numbers, decimals, `true`, ragged or empty lists,
 leading zeros, numbers of more than 18 digits, string escapes, lists
 elsewhere in the body) is left to the JSON parser: the function returns None
@@ -27,8 +24,6 @@ Example:
     >>> parse_with_pixel_arrays(body, min_bytes=8)["instances"][0]["image"].shape
     (1, 1, 3)
 """
-
-import json
 
 import numpy as np
 import orjson
@@ -190,15 +185,6 @@ def _input_slots(body):
     return slots
 
 
-def _output_slots(body):
-    """`(container, key, wrap)` of every place an array may take in a columnar predict answer."""
-    outputs = body.get("outputs")
-    slots = [(body, "outputs", None)]
-    if isinstance(outputs, dict):
-        slots.extend((outputs, name, None) for name in outputs)
-    return slots
-
-
 def _put_arrays(body, arrays, slots):
     """Put each array where its placeholder is in `slots`; False when one is not in its place."""
     placed = 0
@@ -231,26 +217,3 @@ def parse_with_pixel_arrays(data, min_bytes=None):
     if not isinstance(body, dict) or not _put_arrays(body, arrays, _input_slots(body)):
         return None
     return body
-
-
-def parse_answer(data):
-    """The JSON value of a columnar predict answer `data` with its pixel lists as arrays.
-
-    `{"outputs": [[[...]]]}` or `{"outputs": {"inpainted": [[[...]]], ...}}`:
-    each output's long list of pixels becomes an array (uint8 when every value
-    fits); any other answer (an error, short lists) is parsed by orjson as it is,
-    and one with NaN or infinities (which `json` writes) by `json`.
-
-    Example:
-        >>> parse_answer(b'{"outputs": ' + b"[[[1,2,3]]]" + b"}")["outputs"]
-        [[[1, 2, 3]]]
-    """
-    try:
-        if b"\\" not in data:
-            arrays, skeleton = _arrays_and_skeleton(data, MIN_RUN_BYTES)
-            body = orjson.loads(skeleton) if arrays else None
-            if isinstance(body, dict) and _put_arrays(body, arrays, _output_slots(body)):
-                return body
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)

@@ -115,15 +115,19 @@ class PredictRoute:
         """The response to predict body bytes `data` (a TF Serving REST v1 body)."""
         return await self._admitted(lambda: self._dispatch(data), len(data) >= LARGE_BODY_BYTES)
 
-    async def answer_body(self, body, large=False):
+    async def answer_arrays(self, body, large=False):
         """The response to a predict body already read into numpy arrays (the gRPC service's).
 
         `body` is what `read_predict_body` and `compact_body` make of REST bytes;
-        the same limits, lanes, deadline and messages apply, without JSON on the
-        way in. `large`: the request was large enough to give its memory back.
+        the same limits, lanes, deadline and messages apply, without JSON either
+        way: a 200 response's body is the signature's outputs, `{name: array}`,
+        pickled by the worker (`saved_model_api.ARRAYS_MEDIA_TYPE`); an error's
+        is the JSON `{"error": ...}` as for REST. `large`: the request was large
+        enough to give its memory back.
         """
         arrived, start = time.monotonic(), time.perf_counter()
-        return await self._admitted(lambda: self._dispatch_body(body, arrived, start), large)
+        request = {"body": body, "answer": "arrays"}
+        return await self._admitted(lambda: self._dispatch_body(request, arrived, start), large)
 
     async def _admitted(self, dispatch, large):
         """`dispatch()`'s response, or 503 when the model's queue is full."""
@@ -155,17 +159,17 @@ class PredictRoute:
                 compact_body(body)
         except ValueError as error:
             return _error(400, str(error)), None
-        return await self._dispatch_body(body, arrived, start)
+        return await self._dispatch_body({"body": body}, arrived, start)
 
-    async def _dispatch_body(self, body, arrived, start):
-        """Check a read body's work limits, queue it, wait; ms since `start` as parse time."""
+    async def _dispatch_body(self, request, arrived, start):
+        """Check a read `request["body"]`'s limits, queue it, wait; ms since `start` as parse."""
         try:
-            _, pixels = self.limits.check(body)
+            _, pixels = self.limits.check(request["body"])
         except RequestTooLarge as error:
             return _error(error.status, str(error)), None
         parse_ms = milliseconds_since(start)
         lane = self.lane_for(pixels)
-        return await self._answer(lane, {"body": body, "pixels": pixels}, arrived), parse_ms
+        return await self._answer(lane, {**request, "pixels": pixels}, arrived), parse_ms
 
     def lane_for(self, pixels):
         """The lane for a parsed request of `pixels` pixels."""

@@ -1,6 +1,7 @@
 """`SavedModelAPI`: one SavedModel version behind TF Serving's predict endpoint, in LitServe."""
 
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -21,6 +22,10 @@ def pid_file(pid_dir, worker_id):
     return Path(pid_dir) / f"worker-{int(worker_id)}.pid"
 
 
+# The media type of an answer given as pickled numpy outputs (`{"answer": "arrays"}`
+# requests: the gRPC service's, in this server's own HTTP process).
+ARRAYS_MEDIA_TYPE = "application/x-keras-inpaint-arrays"
+
 # Once idle after a request of this many pixels or more, the worker returns freed memory
 # to the system (a 1024x1024 request leaves a few hundred MB in malloc's arenas otherwise).
 LARGE_REQUEST_PIXELS = 512 * 512
@@ -35,8 +40,10 @@ class SavedModelAPI(litserve.LitAPI):
     process, or here for a large body that came as bytes) into tensors checked
     against the signature,
     `predict` calls the signature and `encode_response` writes the TF Serving
-    answer. Bad requests are answered with HTTP 400 and the reason. Answers carry
-    the worker's stages in a `Server-Timing` header (`server_timing`).
+    answer (or, for a request with `"answer": "arrays"`, the outputs pickled as
+    numpy arrays, `ARRAYS_MEDIA_TYPE`). Bad requests are answered with HTTP 400
+    and the reason. Answers carry the worker's stages in a `Server-Timing`
+    header (`server_timing`).
 
     Args:
         model_name: the name in the URL.
@@ -150,7 +157,7 @@ class SavedModelAPI(litserve.LitAPI):
         return {
             "name": name,
             "inputs": inputs,
-            "layout": layout,
+            "layout": "arrays" if request.get("answer") == "arrays" else layout,
             "pixels": pixels,
             "timing": timing,
         }
@@ -194,13 +201,17 @@ class SavedModelAPI(litserve.LitAPI):
         start = time.perf_counter()
         try:
             with paused_gc():
-                body = predict_response_bytes(outputs, output["layout"])
+                if output["layout"] == "arrays":
+                    body, media_type = pickle.dumps(outputs, protocol=5), ARRAYS_MEDIA_TYPE
+                else:
+                    body = predict_response_bytes(outputs, output["layout"])
+                    media_type = "application/json"
                 del outputs
         finally:
             self._after(output["pixels"])
         timing["encode"] = milliseconds_since(start)
         headers = {HEADER: server_timing(timing)}
-        return Response(content=body, media_type="application/json", headers=headers)
+        return Response(content=body, media_type=media_type, headers=headers)
 
     def _after(self, pixels):
         """A request has ended: a large one's freed memory goes back once the worker idles."""

@@ -361,30 +361,6 @@ def test_an_image_answer_is_the_same_text_and_decodes_to_the_image():
     np.testing.assert_array_equal(client.decode_response(json.loads(after)), image)
 
 
-@pytest.mark.parametrize("name", sorted(outputs_cases()))
-def test_columnar_answers_parse_back_with_their_pixels_as_arrays(name):
-    outputs = outputs_cases()[name]
-    answer = predict_response_bytes(outputs, "columnar")
-    parsed = pixel_json.parse_answer(answer)
-    assert repr(json.loads(json.dumps(parsed, default=np.ndarray.tolist))) == repr(
-        json.loads(answer)
-    )
-
-
-def test_a_large_answer_parses_its_image_into_an_array_without_json(monkeypatch):
-    image = np.random.default_rng(3).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    score = np.array([0.5], np.float32)
-    monkeypatch.setattr(json, "loads", None)  # the answer must not go through `json`
-    single = pixel_json.parse_answer(predict_response_bytes({"inpainted": image}, "columnar"))
-    assert single["outputs"].dtype == np.uint8
-    np.testing.assert_array_equal(single["outputs"], image)
-    two = predict_response_bytes({"inpainted": image, "score": score}, "columnar")
-    parsed = pixel_json.parse_answer(two)["outputs"]
-    np.testing.assert_array_equal(parsed["inpainted"], image)
-    assert parsed["score"] == [0.5]
-    assert pixel_json.parse_answer(b'{"error": "bad"}') == {"error": "bad"}
-
-
 def test_file_answers_carry_the_files():
     answer = json.loads(predict_response_bytes({"inpainted_bytes": np.array([PNG], object)}, "row"))
     assert base64.b64decode(answer["predictions"][0]["b64"]) == PNG

@@ -55,8 +55,9 @@ def test_tensor_protos_convert_both_ways():
         tf.make_tensor_proto([b"\x89PNG", b"\xff\xd8"]).SerializeToString()
     )
     assert tensor_value(files, "image_bytes") == [{"b64": "iVBORw=="}, {"b64": "/9g="}]
-    np.testing.assert_array_equal(real_tensor(output_tensor(pixels.tolist(), False)), pixels)
-    assert list(real_tensor(output_tensor([{"b64": "iVBORw=="}], True))) == [b"\x89PNG"]
+    np.testing.assert_array_equal(real_tensor(output_tensor(pixels, False)), pixels)
+    files = np.array([b"\x89PNG", b"\xff\xd8"], dtype=object)
+    assert list(real_tensor(output_tensor(files, True))) == [b"\x89PNG", b"\xff\xd8"]
 
 
 def test_request_bodies_are_what_the_rest_route_reads_from_the_lists():
